@@ -19,8 +19,9 @@ run_suite() { # name builddir cmake-args...
     local name=$1 dir=$2
     shift 2
     echo "=== $name: configure and build ($dir)"
-    if ! cmake -S "$ROOT" -B "$dir" -G Ninja "$@" >"$dir.configure.log" 2>&1; then
-        cat "$dir.configure.log"
+    mkdir -p "$dir"
+    if ! cmake -S "$ROOT" -B "$dir" -G Ninja "$@" >"$dir/configure.log" 2>&1; then
+        cat "$dir/configure.log"
         echo "=== $name: configure FAILED"
         failed=$((failed + 1))
         return
@@ -32,9 +33,9 @@ run_suite() { # name builddir cmake-args...
     fi
     echo "=== $name: ctest"
     rm -rf "$dir/test-tmp"
-    (cd "$dir" && ctest -j "$JOBS" --output-on-failure --timeout 900) | tee "$dir.ctest.log"
+    (cd "$dir" && ctest -j "$JOBS" --output-on-failure --timeout 900) | tee "$dir/ctest.log"
     local line total fails
-    line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$dir.ctest.log" | tail -1)
+    line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$dir/ctest.log" | tail -1)
     if [[ -z "$line" ]]; then
         echo "=== $name: ctest printed no summary"
         failed=$((failed + 1))
