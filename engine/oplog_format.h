@@ -72,10 +72,12 @@
 #ifndef WB_OPLOG_FORMAT_H
 #define WB_OPLOG_FORMAT_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "oplog.h"
+#include "wb_io.h"
 
 #define OPLOG_SEG_MAGIC "WBOPLOG" /* 7 chars + NUL = the 8 magic bytes */
 #define OPLOG_SEG_MAGIC_LEN 8
@@ -259,5 +261,32 @@ void oplog_seg_map_close(oplog_seg_map *m);
 
 /* Parses a directory entry name; returns 1 and *first if it is a segment. */
 int oplog_segment_parse_name(const char *name, uint64_t *first);
+
+/* Reads and validates the header of the segment file path: as
+ * oplog_seg_header_decode, plus node_id (unless 0: WB_ENODEID), first_seq
+ * equal to expect_first (unless 0) and the file size equal to segment_size
+ * (WB_ETRUNCATED if shorter, WB_ECORRUPT if longer). Reads 64 bytes only. */
+int oplog_seg_header_read(const char *path, uint64_t node_id,
+                          uint64_t expect_first, oplog_seg_header *h);
+
+/* One segment file, mapped and fully checked (oplog_check_image). */
+typedef struct oplog_seg_check {
+    char path[PATH_MAX];
+    uint64_t first;     /* from the file name */
+    oplog_seg_map map;
+    int rc;             /* header/size error (0: hdr and scan are valid) */
+    oplog_seg_header hdr;
+    oplog_scan scan;
+} oplog_seg_check;
+
+/* Maps and checks segment first of dir. Returns 0 (then c->rc tells whether
+ * the header was valid) or a negative errno; close with _close either way. */
+int oplog_seg_check_open(const char *dir, uint64_t first, uint64_t node_id,
+                         oplog_seg_check *c);
+void oplog_seg_check_close(oplog_seg_check *c);
+
+/* Zeroes bytes [from, to) of the file path through io and fdatasyncs it. */
+int oplog_zero_range(const wb_io *io, const char *path, uint64_t from,
+                     uint64_t to);
 
 #endif /* WB_OPLOG_FORMAT_H */

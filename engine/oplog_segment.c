@@ -230,3 +230,71 @@ void oplog_seg_map_close(oplog_seg_map *m)
     m->data = NULL;
     m->size = 0;
 }
+
+int oplog_seg_header_read(const char *path, uint64_t node_id,
+                          uint64_t expect_first, oplog_seg_header *h)
+{
+    uint8_t buf[OPLOG_SEG_HEADER_SIZE];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    int rc = fstat(fd, &st) != 0 ? -errno : 0;
+    ssize_t got = 0;
+    if (rc == 0) {
+        got = pread(fd, buf, sizeof buf, 0);
+        if (got < 0)
+            rc = -errno;
+    }
+    close(fd);
+    if (rc == 0)
+        rc = oplog_seg_header_decode(buf, (size_t)got, h);
+    if (rc)
+        return rc;
+    if (node_id && h->node_id != node_id)
+        return WB_ENODEID;
+    if (expect_first && h->first_seq != expect_first)
+        return WB_ECORRUPT;
+    if ((uint64_t)st.st_size < h->segment_size)
+        return WB_ETRUNCATED;
+    if ((uint64_t)st.st_size > h->segment_size)
+        return WB_ECORRUPT;
+    return 0;
+}
+
+int oplog_seg_check_open(const char *dir, uint64_t first, uint64_t node_id,
+                         oplog_seg_check *c)
+{
+    memset(c, 0, sizeof *c);
+    c->first = first;
+    oplog_segment_path(dir, first, c->path);
+    int rc = oplog_seg_map_open(c->path, &c->map);
+    if (rc)
+        return rc;
+    c->rc = oplog_check_image(c->map.data, c->map.size, node_id, first,
+                              &c->hdr, &c->scan);
+    return 0;
+}
+
+void oplog_seg_check_close(oplog_seg_check *c)
+{
+    oplog_seg_map_close(&c->map);
+}
+
+int oplog_zero_range(const wb_io *io, const char *path, uint64_t from,
+                     uint64_t to)
+{
+    static const uint8_t zeros[65536];
+    int fd = io->open(io, path, O_RDWR, 0);
+    if (fd < 0)
+        return fd;
+    int rc = 0;
+    for (uint64_t off = from; rc == 0 && off < to; off += sizeof zeros) {
+        uint64_t n = to - off < sizeof zeros ? to - off : sizeof zeros;
+        rc = wb_io_pwrite_all(io, fd, zeros, (size_t)n, (off_t)off);
+    }
+    if (rc == 0)
+        rc = io->fdatasync(io, fd);
+    io->close(io, fd);
+    return rc;
+}
