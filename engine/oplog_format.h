@@ -285,6 +285,10 @@ int oplog_seg_check_open(const char *dir, uint64_t first, uint64_t node_id,
                          oplog_seg_check *c);
 void oplog_seg_check_close(oplog_seg_check *c);
 
+/* Why the reader failed (static text), NULL while it has not. An addition
+ * to oplog.h's reader API for wbctl; oplog_reader.c. */
+const char *oplog_reader_reason(const oplog_reader *r);
+
 /* Zeroes bytes [from, to) of the file path through io and fdatasyncs it. */
 int oplog_zero_range(const wb_io *io, const char *path, uint64_t from,
                      uint64_t to);

@@ -13,12 +13,14 @@
 
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "oplog_format.h"
 #include "oplog_internal.h"
+#include "wb_error.h"
 
 #define TL_MAX_RECS 4096
 #define TL_MAX_SEGS 256
