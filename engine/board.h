@@ -79,9 +79,12 @@ void board_set_limits(board *b, const board_limits *l);
 int board_check_op(const board *b, const wb_op *op);
 
 /* Applies one stamped op (op->has_stamp must be 1, else WB_EINVAL).
- * Validates it (codec rules) first; on error nothing changes. Advances the
- * version vector (stamp.node -> max(.., stamp.oseq)) and the ops counter.
- * Returns 0, a validation error or WB_ENOMEM (then the board is unchanged). */
+ * Validates it (codec rules) first; on a validation error, or WB_ETOOBIG
+ * (the version vector already holds VV_MAX_NODES origins), nothing changes.
+ * Advances the version vector (stamp.node -> max(.., stamp.oseq)) and the
+ * ops counter. An op that loses every property (older than what the board
+ * has) still counts as applied. On WB_ENOMEM the op may be partly applied;
+ * the board stays consistent and applying the op again completes it. */
 int board_apply_op(board *b, const wb_op *op);
 
 /* Applies every op of a batch in order; stops at the first error (earlier

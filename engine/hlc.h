@@ -12,6 +12,9 @@
  * given through hlc_update, whatever the wall clock does. When the logical
  * counter would overflow, the physical part is advanced by one millisecond
  * (the clock runs slightly ahead of the wall until the wall catches up).
+ * The one exception: at the very top of the range (physical part 2^48-1 and
+ * counter 0xFFFF, reachable only through a hostile remote value absorbed
+ * without a drift bound) the clock saturates instead of wrapping to 0.
  *
  * Who calls it: the engine thread, which owns the node's clock (not
  * thread-safe; one clock per node, used by one thread): hlc_now() to stamp a

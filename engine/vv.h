@@ -70,7 +70,8 @@ vv_order vv_compare(const vv *a, const vv *b);
 /* Bytes vv_encode writes for v. */
 size_t vv_encoded_size(const vv *v);
 
-/* Writes v to dst[0..cap); length through *len. 0 or WB_ETOOBIG (cap). */
+/* Writes v to dst[0..cap); length through *len. 0, WB_ETOOBIG (cap too
+ * small) or WB_EINVAL (dst NULL). */
 int vv_encode(const vv *v, uint8_t *dst, size_t cap, size_t *len);
 
 /* Reads a vv from buf[0..len) into v (which is cleared first). *used (may
