@@ -32,12 +32,12 @@
  *   2. len >= 6 and version == 1             else TRUNCATED / BADVERSION
  *   3. len >= 80                             else TRUNCATED
  *   4. header_hash matches                   else CORRUPT
- *   5. flags known, 1 <= board_len <= 64, no NUL in the board id,
+ *   5. flags known, 1 <= board_len <= 64,
  *      raw_size <= the reader's cap (default 1 GiB; else TOOBIG),
  *      without ZSTD stored_size == raw_size  else CORRUPT
  *   6. len == 80 + board_len + vv_len + stored_size
  *                                            shorter TRUNCATED, longer CORRUPT
- *   7. var_hash matches                      else CORRUPT
+ *   7. var_hash matches, no NUL in the board id   else CORRUPT
  * (steps 1-7: snap_value_parse, header only, no allocation) and the body:
  *   8. with ZSTD: the payload is exactly one frame whose declared content
  *      size is raw_size and which decompresses to exactly raw_size bytes
