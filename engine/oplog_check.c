@@ -31,7 +31,7 @@ typedef struct check_cut {
     size_t seg;    /* index into the segment list */
     uint64_t off;  /* byte offset in that segment (0: drop the whole file) */
     int code;
-    char reason[256];
+    char reason[300];
 } check_cut;
 
 static void report(oplog_problem_fn cb, void *arg, const char *path,
@@ -184,7 +184,7 @@ int oplog_repair(const char *dir, int force, oplog_problem_fn cb, void *arg)
     check_cut cut = {0};
     rc = check_all(dir, firsts, n, NULL, NULL, &cut);
     if (rc >= 0 && cut.found) {
-        char path[PATH_MAX], msg[400];
+        char path[PATH_MAX], msg[700];
         oplog_segment_path(dir, firsts[cut.seg], path);
         if (!force) {
             snprintf(msg, sizeof msg, "%s; mid-log corruption: not repaired "

@@ -1,0 +1,41 @@
+/*
+ * wbctl.h: what the wbctl subcommand files share.
+ *
+ * wbctl is the operator CLI. Each group of subcommands lives in its own
+ * file (wbctl_oplog.c: verify, inspect, repair; later wbctl_snap.c, ...)
+ * and exports one function per subcommand; wbctl.c lists them in its table.
+ *
+ * Exit codes of every subcommand: 0 success, 1 failure or problems found
+ * (corruption, I/O error, refused repair), 2 usage error (unknown option,
+ * missing or extra argument). --help prints usage to stdout and exits 0.
+ */
+#ifndef WBCTL_H
+#define WBCTL_H
+
+#include <stdio.h>
+
+enum { WBCTL_OK = 0, WBCTL_FAIL = 1, WBCTL_USAGE = 2 };
+
+/* A subcommand: argv[0] is its name; returns the exit code. */
+typedef int (*wbctl_fn)(int argc, char **argv);
+
+typedef struct wbctl_cmd {
+    const char *name;
+    const char *summary; /* one line for `wbctl --help` */
+    wbctl_fn fn;
+} wbctl_cmd;
+
+/* Prints "wbctl NAME: msg" and the subcommand's usage hint to stderr and
+ * returns WBCTL_USAGE. */
+int wbctl_usage_error(const char *cmd, const char *usage, const char *fmt,
+                      ...) __attribute__((format(printf, 3, 4)));
+
+/* Parses an unsigned decimal option value; 0 on success. */
+int wbctl_parse_u64(const char *s, unsigned long long *out);
+
+/* Subcommands of wbctl_oplog.c. */
+int wbctl_cmd_verify(int argc, char **argv);
+int wbctl_cmd_inspect(int argc, char **argv);
+int wbctl_cmd_repair(int argc, char **argv);
+
+#endif /* WBCTL_H */
