@@ -43,7 +43,9 @@
  *
  * Errors (all functions return 0 or a negative code of wb_error.h). LMDB
  * errors are mapped: MDB_MAP_FULL -> WB_EFULL, MDB_NOTFOUND -> WB_ENOTFOUND,
- * MDB_TXN_FULL -> WB_ETOOBIG, MDB_READERS_FULL -> WB_EBUSY, MDB_INVALID ->
+ * MDB_TXN_FULL -> WB_ETOOBIG, MDB_KEYEXIST -> WB_EEXIST (a key that must
+ * be new exists: a damaged id counter), MDB_READERS_FULL -> WB_EBUSY,
+ * MDB_INVALID ->
  * WB_EBADMAGIC, MDB_VERSION_MISMATCH -> WB_EBADVERSION, MDB_CORRUPTED and
  * MDB_PAGE_NOTFOUND -> WB_ECORRUPT, a system errno e -> -e (ENOSPC ->
  * WB_EFULL), any other MDB_* code -> WB_EIO. A write on a read-only store

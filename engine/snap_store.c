@@ -46,6 +46,8 @@ int snap_map_err(int rc)
         return WB_EFULL;
     case MDB_TXN_FULL:
         return WB_ETOOBIG;
+    case MDB_KEYEXIST:
+        return WB_EEXIST;
     case MDB_READERS_FULL:
         return WB_EBUSY;
     case MDB_INVALID:

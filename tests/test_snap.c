@@ -536,6 +536,43 @@ static void test_prune_keeps_newest_valid(void)
     wb_test_rmtree(dir);
 }
 
+/* A write that does not fit the map fails with WB_EFULL and leaves nothing
+ * behind: no entry, no consumed id; the store keeps working. */
+static void test_map_full_aborts_cleanly(void)
+{
+    const char *dir = wb_test_tmpdir("snap-full");
+    snap_options o;
+    snap_options_init(&o);
+    o.map_size = 1u << 20;
+    o.no_sync = 1;
+    snap_store *s;
+    CHECK_OK(snap_store_open(dir, &o, &s));
+    uint64_t id1 = put_gen(s, "f", 1, 1000, 0);
+    CHECK(id1);
+    size_t big = 2u << 20;
+    uint8_t *rnd = malloc(big);
+    uint64_t seed = 7;
+    for (size_t i = 0; i < big; i++)
+        rnd[i] = (uint8_t)snap_gen_next(&seed);
+    uint64_t id = 0;
+    int rc = snap_put(s, "f", rnd, big, 2, NULL, 0, 0, 0, &id);
+    free(rnd);
+    CHECK_RC(rc, WB_EFULL);
+    CHECK_EQ_U64(id, 0);
+    list_acc a = {0};
+    CHECK_OK(snap_list(s, NULL, list_cb, &a));
+    CHECK_EQ_INT(a.n, 1);
+    uint64_t id2 = put_gen(s, "f", 3, 1000, 0);
+    CHECK_EQ_U64(id2, id1 + 1);
+    snap_loaded l;
+    CHECK_OK(snap_get_latest(s, "f", UINT64_MAX, INT64_MAX, &l));
+    int ok = l.info.id == id2 && loaded_matches(&l, 3, 1000);
+    snap_loaded_free(&l);
+    CHECK(ok);
+    snap_store_close(s);
+    wb_test_rmtree(dir);
+}
+
 static void test_min_pos(void)
 {
     const char *dir = wb_test_tmpdir("snap-minpos");
@@ -586,5 +623,6 @@ int main(void)
     WB_RUN(test_prune_history);
     WB_RUN(test_prune_keeps_newest_valid);
     WB_RUN(test_min_pos);
+    WB_RUN(test_map_full_aborts_cleanly);
     return wb_test_summary();
 }
