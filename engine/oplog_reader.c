@@ -11,7 +11,10 @@
  * validate is "not written yet" when no valid record follows it, and records
  * after the last BATCH_END are held back until their batch end is written;
  * both end the log for now (next() returns 0 and a later call continues from
- * the same place). Once a later segment exists the current one is sealed:
+ * the same place). So does an all-zero record header there, without looking
+ * further: checking the rest of a 64 MiB segment on every poll of a tailing
+ * reader would cost too much; recovery and verify report a zero header that
+ * valid records follow, and a reader reports it once the segment is sealed. Once a later segment exists the current one is sealed:
  * whatever does not validate there is corruption. Before trusting "sealed",
  * the current offset is read again, because the writer may have completed a
  * record there just before it rolled.
@@ -135,7 +138,10 @@ int oplog_reader_open(const char *dir, uint64_t from_seq, oplog_reader **out)
 }
 
 /* Offset just past the first BATCH_END record at or after off (valid,
- * contiguous records only), or 0 if there is none yet. */
+ * contiguous records only), or 0 if there is none yet. If the batch is cut
+ * short by an invalid record that a valid one follows (corruption, not a
+ * write in progress), returns that record's offset: the records before it
+ * are returned and the error surfaces when the reader gets there. */
 static uint64_t batch_end_after(const oplog_reader *r, uint64_t off,
                                 uint64_t seq)
 {
@@ -144,7 +150,8 @@ static uint64_t batch_end_after(const oplog_reader *r, uint64_t off,
         size_t sz;
         if (oplog_record_decode(r->map.data + off, r->map.size - off, &rec,
                                 &sz, NULL) != 1 || rec.seq != seq)
-            return 0;
+            return oplog_find_later_record(r->map.data, r->map.size, off + 8,
+                                           off, seq) ? off : 0;
         off += sz;
         seq++;
         if (rec.flags & OPLOG_FLAG_BATCH_END)

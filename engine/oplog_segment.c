@@ -91,7 +91,8 @@ int oplog_segment_list(const char *dir, uint64_t **firsts, size_t *n)
         free(v);
         return rc;
     }
-    qsort(v, len, sizeof *v, cmp_u64);
+    if (len > 1)
+        qsort(v, len, sizeof *v, cmp_u64);
     *firsts = v;
     *n = len;
     return 0;
