@@ -33,6 +33,7 @@ static const struct wb_error_entry wb_errors[] = {
     {WB_EIO, "WB_EIO", "I/O error; log refuses writes until reopened"},
     {WB_EFAILED, "WB_EFAILED", "log failed earlier; reopen it"},
     {WB_ENODEID, "WB_ENODEID", "file belongs to another node"},
+    {WB_ENOHISTORY, "WB_ENOHISTORY", "target precedes the retained oplog and every snapshot"},
     {WB_EMALFORMED, "WB_EMALFORMED", "malformed encoding"},
     {WB_EUTF8, "WB_EUTF8", "text is not valid UTF-8"},
     {WB_ETOOBIG, "WB_ETOOBIG", "length or count exceeds its bound"},

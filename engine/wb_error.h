@@ -38,6 +38,7 @@ enum wb_error {
     WB_EIO = WB_ERR_BASE - 105,         /* I/O failed; log refuses writes */
     WB_EFAILED = WB_ERR_BASE - 106,     /* log failed earlier; reopen it */
     WB_ENODEID = WB_ERR_BASE - 107,     /* segment belongs to another node */
+    WB_ENOHISTORY = WB_ERR_BASE - 108,  /* restore target precedes retained history */
 
     /* Codec and board model. */
     WB_EMALFORMED = WB_ERR_BASE - 200, /* bytes do not decode */
