@@ -62,8 +62,10 @@ static void *spare_main(void *arg)
                                        log->opt.segment_size, &fd);
         pthread_mutex_lock(&log->spare_mu);
         log->spare_busy = 0;
-        if (rc == 0)
+        if (rc == 0) {
             log->spare_fd = fd;
+            log->spare_retry = 0;
+        }
         else
             log->spare_rc = rc;
         oplog_flush_wake(&log->fl); /* a roll may be waiting */
@@ -97,9 +99,16 @@ int oplog_spare_take(oplog *log, int *fd)
         *fd = log->spare_fd;
         log->spare_fd = -1;
         rc = 1;
+    } else if (log->spare_rc && !log->spare_retry) {
+        /* The failed attempt ran ahead of need; space may have come back
+         * since: try once more now that a roll needs it. */
+        log->spare_rc = 0;
+        log->spare_retry = 1;
+        spare_request_locked(log);
     } else if (log->spare_rc) {
         rc = log->spare_rc;
         log->spare_rc = 0; /* the next roll asks again */
+        log->spare_retry = 0;
     } else {
         spare_request_locked(log);
     }

@@ -82,6 +82,7 @@ struct oplog {
     int spare_want, spare_busy, spare_stop;
     int spare_fd;          /* ready spare, or -1 */
     int spare_rc;          /* error of the last attempt, or 0 */
+    int spare_retry;       /* a roll asked again after a failed attempt */
 
     _Atomic int closing;
     _Atomic int failed_pub;
