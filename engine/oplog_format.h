@@ -57,10 +57,12 @@
  * segment k+1 is the last seq of segment k plus one. A gap is corruption.
  *
  * BATCHES. The records of one append batch are consecutive; the last one
- * carries OPLOG_FLAG_BATCH_END. A batch never spans two segments (the writer
- * rolls before a batch that does not fit). Records after the last BATCH_END
- * at the tail of the newest segment belong to an unfinished batch: recovery
- * drops them, readers do not return them.
+ * carries OPLOG_FLAG_BATCH_END. The writer rolls to a fresh segment before
+ * a batch that does not fit; only a batch larger than a whole segment spans
+ * segments (split at record boundaries), and its atomicity holds per
+ * segment. Records after the last BATCH_END at the tail of the newest
+ * segment belong to an unfinished batch: recovery drops them, readers do not
+ * return them. A sealed (non-newest) segment may end without BATCH_END.
  *
  * TAIL RULES (see oplog_recover.c). In the newest segment an invalid record
  * after which the rest of the file holds no valid record is a torn tail: it

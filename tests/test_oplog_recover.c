@@ -448,6 +448,142 @@ static void test_retain(void)
     wb_test_rmtree(dir);
 }
 
+/* ---- verify and repair ------------------------------------------------ */
+
+#define MAXP 16
+typedef struct problems {
+    int n;
+    char seg[MAXP][PATH_MAX];
+    uint64_t off[MAXP];
+    int code[MAXP];
+    char reason[MAXP][300];
+} problems;
+
+static void collect(void *arg, const char *segment, uint64_t offset,
+                    int code, const char *reason)
+{
+    problems *p = arg;
+    if (p->n < MAXP) {
+        snprintf(p->seg[p->n], PATH_MAX, "%s", segment);
+        p->off[p->n] = offset;
+        p->code[p->n] = code;
+        snprintf(p->reason[p->n], 300, "%s", reason);
+    }
+    p->n++;
+}
+
+static void test_verify_reports(void)
+{
+    const char *dir = wb_test_tmpdir("chk-verify");
+    static tl_log L;
+    static problems p;
+    CHECK_OK(tl_build(&L, dir, NODE, SEG, 300, 1, 0));
+    CHECK(L.nsegs >= 6);
+    memset(&p, 0, sizeof p);
+    CHECK_RC(oplog_verify(dir, collect, &p), 0);
+    CHECK_EQ_INT(p.n, 0);
+
+    /* Three problems: corruption in segment 1, a gap (segment 3 removed),
+     * a torn tail in the newest. Each named with file and offset. */
+    char s1[PATH_MAX], s3[PATH_MAX], s4[PATH_MAX], last[PATH_MAX];
+    tl_seg_path(&L, L.segs[1], s1);
+    tl_seg_path(&L, L.segs[3], s3);
+    tl_seg_path(&L, L.segs[4], s4);
+    tl_seg_path(&L, L.segs[L.nsegs - 1], last);
+    uint64_t victim = L.segs[1] + 2;
+    uint8_t b = 0xEE;
+    CHECK(tl_pwrite(s1, &b, 1, L.recs[victim].off + 25) == 0);
+    CHECK(unlink(s3) == 0);
+    uint8_t z[8] = {0};
+    CHECK(tl_pwrite(last, z, 8, L.recs[300].off + 8) == 0);
+    memset(&p, 0, sizeof p);
+    CHECK_RC(oplog_verify(dir, collect, &p), 3);
+    CHECK_EQ_INT(p.n, 3);
+    CHECK_STR(p.seg[0], s1);
+    CHECK_EQ_U64(p.off[0], L.recs[victim].off);
+    CHECK_EQ_INT(p.code[0], WB_ECORRUPT);
+    CHECK_STR(p.seg[1], s4);
+    CHECK_EQ_U64(p.off[1], 0);
+    CHECK(strstr(p.reason[1], "sequence gap") != NULL);
+    CHECK_STR(p.seg[2], last);
+    CHECK_EQ_U64(p.off[2], L.recs[300].off);
+    CHECK(strstr(p.reason[2], "torn tail") != NULL);
+    wb_test_rmtree(dir);
+}
+
+static void test_verify_unfinished_batch_and_node(void)
+{
+    const char *dir = wb_test_tmpdir("chk-batch");
+    static tl_log L;
+    static problems p;
+    CHECK_OK(tl_build(&L, dir, NODE, SEG, 10, 4, 2));
+    memset(&p, 0, sizeof p);
+    CHECK_RC(oplog_verify(dir, collect, &p), 1);
+    CHECK_EQ_U64(p.off[0], L.recs[9].off);
+    CHECK(strstr(p.reason[0], "unfinished batch: 2 records") != NULL);
+    /* A segment of another node in the same directory. */
+    int fd;
+    char path[PATH_MAX];
+    CHECK_OK(oplog_segment_prepare(wb_io_default(), dir, SEG, &fd));
+    CHECK_OK(oplog_segment_activate(wb_io_default(), dir, fd, NODE + 1, 11,
+                                    SEG, path));
+    close(fd);
+    memset(&p, 0, sizeof p);
+    CHECK_RC(oplog_verify(dir, collect, &p), 1);
+    CHECK_EQ_INT(p.code[0], WB_ENODEID);
+    CHECK_STR(p.seg[0], path);
+    wb_test_rmtree(dir);
+}
+
+static void test_repair_semantics(void)
+{
+    const char *dir = wb_test_tmpdir("chk-repair");
+    static tl_log L;
+    static problems p;
+    CHECK_OK(tl_build(&L, dir, NODE, SEG, 150, 1, 0));
+    CHECK(L.nsegs >= 4);
+    /* Clean: nothing to do, nothing reported. */
+    memset(&p, 0, sizeof p);
+    CHECK_OK(oplog_repair(dir, 0, collect, &p));
+    CHECK_EQ_INT(p.n, 0);
+    /* Torn tail: repaired without force. */
+    char last[PATH_MAX], s1[PATH_MAX];
+    tl_seg_path(&L, L.segs[L.nsegs - 1], last);
+    uint8_t z[8] = {0};
+    CHECK(tl_pwrite(last, z, 8, L.recs[150].off + 8) == 0);
+    memset(&p, 0, sizeof p);
+    CHECK_OK(oplog_repair(dir, 0, collect, &p));
+    CHECK_EQ_INT(p.n, 1);
+    CHECK(strstr(p.reason[0], "torn tail") != NULL);
+    memset(&p, 0, sizeof p);
+    CHECK_RC(oplog_verify(dir, collect, &p), 0);
+    /* Mid-log corruption: refused and untouched without force. */
+    tl_seg_path(&L, L.segs[1], s1);
+    uint64_t victim = L.segs[1] + 1;
+    uint8_t b = 0x11, back;
+    CHECK(tl_pwrite(s1, &b, 1, L.recs[victim].off + 30) == 0);
+    memset(&p, 0, sizeof p);
+    CHECK_RC(oplog_repair(dir, 0, collect, &p), WB_ECORRUPT);
+    CHECK_EQ_INT(p.n, 1);
+    CHECK_EQ_U64(p.off[0], L.recs[victim].off);
+    CHECK(tl_pread(s1, &back, 1, L.recs[victim].off + 30) == 0);
+    CHECK_EQ_INT(back, 0x11);
+    CHECK(access(last, F_OK) == 0);
+    /* With force: cut there; later segments gone; verify clean. */
+    memset(&p, 0, sizeof p);
+    CHECK_OK(oplog_repair(dir, 1, collect, &p));
+    CHECK(p.n >= 1);
+    CHECK(strstr(p.reason[0], "cut the log") != NULL);
+    CHECK(access(last, F_OK) != 0);
+    memset(&p, 0, sizeof p);
+    CHECK_RC(oplog_verify(dir, collect, &p), 0);
+    oplog_tail t;
+    CHECK_OK(recover(dir, 0, &t, NULL, NULL, 0));
+    CHECK_EQ_U64(t.segment_first, L.segs[1]);
+    CHECK_EQ_U64(t.next_seq, victim);
+    wb_test_rmtree(dir);
+}
+
 int main(void)
 {
     WB_RUN(test_empty_dir);
@@ -465,5 +601,8 @@ int main(void)
     WB_RUN(test_bad_header_of_old_segment);
     WB_RUN(test_stray_bytes_after_end);
     WB_RUN(test_retain);
+    WB_RUN(test_verify_reports);
+    WB_RUN(test_verify_unfinished_batch_and_node);
+    WB_RUN(test_repair_semantics);
     return wb_test_summary();
 }
