@@ -40,6 +40,10 @@ static const struct wb_error_entry wb_errors[] = {
     {WB_EUNKNOWN, "WB_EUNKNOWN", "unknown key, type or tag"},
     {WB_ELIMIT, "WB_ELIMIT", "board limit exceeded"},
     {WB_ESTALE, "WB_ESTALE", "version token older than retention"},
+    {WB_EBADSIG, "WB_EBADSIG", "token signature does not match"},
+    {WB_EEXPIRED, "WB_EEXPIRED", "token expired"},
+    {WB_ENOTYET, "WB_ENOTYET", "token not yet valid"},
+    {WB_EBADALG, "WB_EBADALG", "token algorithm missing or not HS256"},
 };
 
 static const struct wb_error_entry *wb_error_find(int code)

@@ -47,6 +47,13 @@ enum wb_error {
     WB_EUNKNOWN = WB_ERR_BASE - 203,   /* unknown key, type or tag */
     WB_ELIMIT = WB_ERR_BASE - 204,     /* a board limit would be exceeded */
     WB_ESTALE = WB_ERR_BASE - 205,     /* version token older than retention */
+
+    /* Auth (net/jwt): a token that decodes but must not be trusted. A token
+     * that does not decode is WB_EMALFORMED; one over the size cap WB_ETOOBIG. */
+    WB_EBADSIG = WB_ERR_BASE - 300,   /* signature matches no configured secret */
+    WB_EEXPIRED = WB_ERR_BASE - 301,  /* token past its exp (beyond leeway) */
+    WB_ENOTYET = WB_ERR_BASE - 302,   /* token before its nbf/iat (beyond leeway) */
+    WB_EBADALG = WB_ERR_BASE - 303,   /* alg missing or not the pinned HS256 */
 };
 
 /* Returns a static, human-readable message for any code this project

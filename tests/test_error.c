@@ -11,6 +11,7 @@ static void test_codes_are_named(void)
                          WB_EBADVERSION, WB_EFULL,   WB_EIO,       WB_EFAILED,
                          WB_ENODEID,    WB_EMALFORMED, WB_EUTF8,   WB_ETOOBIG,
                          WB_EUNKNOWN,   WB_ELIMIT,   WB_ESTALE,
+                         WB_EBADSIG,    WB_EEXPIRED, WB_ENOTYET,   WB_EBADALG,
                          WB_ENOHISTORY};
     size_t n = sizeof codes / sizeof codes[0];
     for (size_t i = 0; i < n; i++) {
