@@ -141,7 +141,8 @@ int snap_put(snap_store *s, const char *board, const void *state, size_t len,
  * max_time_us (UINT64_MAX / INT64_MAX: no bound) whose header, body and
  * checksums all hold. Newer matching snapshots that fail are SKIPPED and
  * reported in out->skipped* (and counted in the store's stats); corrupt
- * state is never returned. Returns 0 with *out filled (free it with
+ * state is never returned. A snapshot whose header does not decode has no
+ * known time, so it is reported as skipped whatever max_time_us is. Returns 0 with *out filled (free it with
  * snap_loaded_free), or WB_ENOTFOUND when no valid snapshot matches (out
  * then still reports what was skipped; state is NULL), or an error. */
 int snap_get_latest(snap_store *s, const char *board, uint64_t max_pos,
@@ -178,8 +179,9 @@ typedef struct snap_prune_policy {
     uint32_t keep_last;       /* newest K per board always kept; default 3 */
     int64_t keep_seconds;     /* also keep all created within this many
                                  seconds before now; default 0 (off) */
-    uint32_t hourly_hours;    /* also keep the newest of each hour for the
-                                 last H hours; default 0 (off) */
+    uint32_t hourly_hours;    /* also keep the newest of each hour (hours
+                                 aligned to the Unix epoch, UTC) created in
+                                 the last H hours; default 0 (off) */
     int64_t now_us;           /* "now"; 0: the wall clock (tests set it) */
 } snap_prune_policy;
 

@@ -8,6 +8,13 @@
  * open and merely opened by a read-only one. Also the helpers every snap
  * file uses: error mapping, transaction begin/commit, keys.
  *
+ * I/O. LMDB does its own file I/O (mmap, pwrite, fdatasync), so the store
+ * cannot sit on the wb_io table the oplog uses for fault injection; its
+ * failure paths are tested instead with a map too small for a write
+ * (WB_EFULL, the txn aborted and nothing left of it) and by SIGKILLing a
+ * writer mid-commit (tests/test_snap_crash.c). LMDB's own guarantees do the
+ * rest: a commit is atomic, and a torn commit leaves the previous one.
+ *
  * Invariants:
  *   - DBI handles are opened once at open, in a transaction that commits,
  *     and are then read-only for the life of the store (LMDB's rule).
