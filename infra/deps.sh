@@ -4,7 +4,8 @@
 set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake ninja-build pkg-config clang
-            liburing-dev liblmdb-dev libzstd-dev libxxhash-dev)
+            liburing-dev liblmdb-dev libzstd-dev libxxhash-dev
+            libssl-dev libjansson-dev)
 TEST_PKGS=(libclang-rt-14-dev lmdb-utils)
 
 want=("${BUILD_PKGS[@]}")
