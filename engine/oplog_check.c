@@ -15,10 +15,12 @@
  * that segment zeroed, all later segments deleted), then the tail is fixed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "oplog_format.h"
@@ -173,7 +175,48 @@ static int apply_cut(const wb_io *io, const char *dir, const uint64_t *firsts,
     return rc;
 }
 
+/* Takes the directory lock the node holds while it runs (oplog_open's
+ * flock on DIR/LOCK), so that repair never edits a log in use. Returns the
+ * lock's fd, WB_EBUSY, or a negative errno. */
+static int lock_dir(const char *dir)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/LOCK", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int rc = errno == EWOULDBLOCK ? WB_EBUSY : -errno;
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+static int repair_locked(const char *dir, int force, oplog_problem_fn cb,
+                         void *arg);
+
 int oplog_repair(const char *dir, int force, oplog_problem_fn cb, void *arg)
+{
+    uint64_t *firsts;
+    size_t n;
+    int rc = oplog_segment_list(dir, &firsts, &n); /* ENOENT before LOCK */
+    if (rc)
+        return rc;
+    free(firsts);
+    int fd = lock_dir(dir);
+    if (fd < 0) {
+        if (fd == WB_EBUSY)
+            report(cb, arg, dir, 0, fd, "log in use by a running node");
+        return fd;
+    }
+    rc = repair_locked(dir, force, cb, arg);
+    close(fd);
+    return rc;
+}
+
+static int repair_locked(const char *dir, int force, oplog_problem_fn cb,
+                         void *arg)
 {
     const wb_io *io = wb_io_default();
     uint64_t *firsts;

@@ -85,14 +85,22 @@ static void check_scan(const uint8_t *img, size_t len, const oplog_scan *s)
         REQUIRE(s->data_end <= s->end_off);
 }
 
+static char scratch[128];
+
+static void remove_scratch(void)
+{
+    rmdir(scratch);
+}
+
 static const char *scratch_dir(void)
 {
-    static char dir[128];
+    char *dir = scratch;
     if (!dir[0]) {
         struct stat st;
         const char *base = stat("/dev/shm", &st) == 0 ? "/dev/shm" : "/tmp";
-        snprintf(dir, sizeof dir, "%s/fuzz-oplog-%d", base, (int)getpid());
+        snprintf(dir, sizeof scratch, "%s/fuzz-oplog-%d", base, (int)getpid());
         mkdir(dir, 0755);
+        atexit(remove_scratch);
     }
     return dir;
 }

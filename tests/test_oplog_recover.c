@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <sys/file.h>
 
 #include "oplog_testlog.h"
 #include "wbtest.h"
@@ -581,6 +582,16 @@ static void test_repair_semantics(void)
     CHECK_OK(recover(dir, 0, &t, NULL, NULL, 0));
     CHECK_EQ_U64(t.segment_first, L.segs[1]);
     CHECK_EQ_U64(t.next_seq, victim);
+    /* A log in use (its LOCK held, as a running node does) is not touched. */
+    char lock[PATH_MAX];
+    snprintf(lock, sizeof lock, "%s/LOCK", dir);
+    int fd = open(lock, O_RDWR | O_CREAT, 0644);
+    CHECK(fd >= 0 && flock(fd, LOCK_EX) == 0);
+    memset(&p, 0, sizeof p);
+    int rc = oplog_repair(dir, 1, collect, &p);
+    close(fd);
+    CHECK_RC(rc, WB_EBUSY);
+    CHECK_EQ_INT(p.n, 1);
     wb_test_rmtree(dir);
 }
 
