@@ -35,6 +35,56 @@ static int zero_between(const char *path, uint64_t from, uint64_t to)
     return 1;
 }
 
+static void test_prepare_and_activate(void)
+{
+    const char *dir = wb_test_tmpdir("seg-prep");
+    const wb_io *io = wb_io_default();
+    int fd = -1;
+    CHECK_RC(oplog_segment_prepare(io, dir, 100, &fd), WB_EINVAL);
+    CHECK_RC(oplog_segment_prepare(io, dir, SEG + 4, &fd), WB_EINVAL);
+    CHECK_OK(oplog_segment_prepare(io, dir, 3 * SEG, &fd));
+    char spare[PATH_MAX], path[PATH_MAX];
+    snprintf(spare, sizeof spare, "%s/%s", dir, OPLOG_SPARE_NAME);
+    struct stat st;
+    CHECK(stat(spare, &st) == 0);
+    CHECK_EQ_U64(st.st_size, 3 * SEG);
+    /* Real blocks, not a sparse file. */
+    CHECK_MSG((uint64_t)st.st_blocks * 512 >= 3 * SEG, "spare is sparse");
+    uint64_t *firsts;
+    size_t n;
+    CHECK_OK(oplog_segment_list(dir, &firsts, &n));
+    CHECK_EQ_U64(n, 0); /* the spare is not part of the log */
+    free(firsts);
+    CHECK_RC(oplog_segment_activate(io, dir, fd, NODE, 0, 3 * SEG, path),
+             WB_EINVAL);
+    CHECK_OK(oplog_segment_activate(io, dir, fd, NODE, 4711, 3 * SEG, path));
+    close(fd);
+    CHECK(access(spare, F_OK) != 0);
+    char want[PATH_MAX];
+    snprintf(want, sizeof want, "%s/00000000000000004711.wbseg", dir);
+    CHECK_STR(path, want);
+    oplog_seg_header h;
+    CHECK_OK(oplog_seg_header_read(path, NODE, 4711, &h));
+    CHECK_EQ_U64(h.node_id, NODE);
+    CHECK_EQ_U64(h.first_seq, 4711);
+    CHECK_EQ_U64(h.segment_size, 3 * SEG);
+    CHECK(h.created_us > TL_TIME0);
+    CHECK(zero_between(path, OPLOG_SEG_HEADER_SIZE, SEG));
+    CHECK_OK(oplog_segment_list(dir, &firsts, &n));
+    CHECK_EQ_U64(n, 1);
+    CHECK_EQ_U64(firsts[0], 4711);
+    free(firsts);
+    /* Names that are not segments are ignored. */
+    uint64_t v;
+    CHECK(!oplog_segment_parse_name("0000000000000000471.wbseg", &v));
+    CHECK(!oplog_segment_parse_name("00000000000000004711.wbseg.tmp", &v));
+    CHECK(!oplog_segment_parse_name("00000000000000000000.wbseg", &v));
+    CHECK(!oplog_segment_parse_name("99999999999999999999.wbseg", &v));
+    CHECK(oplog_segment_parse_name("18446744073709551615.wbseg", &v));
+    CHECK_EQ_U64(v, UINT64_MAX);
+    wb_test_rmtree(dir);
+}
+
 static void test_empty_dir(void)
 {
     const char *dir = wb_test_tmpdir("rec-empty");
@@ -597,6 +647,7 @@ static void test_repair_semantics(void)
 
 int main(void)
 {
+    WB_RUN(test_prepare_and_activate);
     WB_RUN(test_empty_dir);
     WB_RUN(test_missing_dir);
     WB_RUN(test_leftover_spare_deleted);
