@@ -6,12 +6,16 @@
  * board.h and docs/board-model.md.
  *
  * The map is open addressing with linear probing over element pointers,
- * keyed by XXH3-64 of the id, grown at 70% load; removal (purge only) uses
+ * keyed by XXH3-64 of the id with a random per-board seed (ids are chosen
+ * by clients: a fixed hash would let one craft colliding ids and turn every
+ * probe into a scan), grown at 70% load; removal (purge only) uses
  * backward-shift deletion so no tombstone slots are needed in the map.
  * Called by the engine thread only.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <xxhash.h>
 
 #include "board_internal.h"
@@ -35,6 +39,8 @@ int board_create(const char *id, size_t id_len, const board_limits *limits,
     if (!b)
         return WB_ENOMEM;
     memcpy(b->id, id, id_len);
+    if (getrandom(&b->seed, sizeof b->seed, GRND_NONBLOCK) != sizeof b->seed)
+        b->seed = XXH3_64bits_withSeed(&b, sizeof b, (uint64_t)time(NULL));
     if (limits)
         b->limits = *limits;
     else
@@ -153,16 +159,16 @@ size_t board_memory_usage(const board *b)
 
 /* ---- hash map --------------------------------------------------------- */
 
-static uint64_t board_hash(const char *id, size_t len)
+static uint64_t board_hash(const board *b, const char *id, size_t len)
 {
-    return XXH3_64bits(id, len);
+    return XXH3_64bits_withSeed(id, len, b->seed);
 }
 
 board_elem *board_find(const board *b, const char *id, size_t len)
 {
     if (!b->cap)
         return NULL;
-    uint64_t h = board_hash(id, len);
+    uint64_t h = board_hash(b, id, len);
     size_t mask = b->cap - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
         board_elem *e = b->slots[i];
@@ -210,7 +216,7 @@ int board_insert_record(board *b, const char *id, size_t len,
         return WB_ENOMEM;
     memcpy(e->id, id, len);
     e->idlen = (uint8_t)len;
-    e->hash = board_hash(id, len);
+    e->hash = board_hash(b, id, len);
     board_slot_put(b->slots, b->cap, e);
     b->count++;
     b->bytes += board_elem_size(len);

@@ -35,7 +35,7 @@ typedef struct board_pts {
 } board_pts;
 
 typedef struct board_elem {
-    uint64_t hash;     /* XXH3 of the id */
+    uint64_t hash;     /* XXH3 of the id, seeded with board.seed */
     uint32_t live;     /* WB_PROP_BIT mask of live properties */
     uint8_t nst, cst;  /* stamps in use, allocated */
     uint8_t idlen;
@@ -55,6 +55,8 @@ typedef struct board_elem {
 struct board {
     char id[WB_MAX_ID_LEN + 1];
     board_limits limits;
+    uint64_t seed;      /* random per board: ids are client-chosen, so
+                           the map must not be floodable by collisions */
     board_elem **slots; /* open addressing, linear probing; cap power of 2 */
     size_t cap;
     size_t count;       /* records */
