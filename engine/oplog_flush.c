@@ -112,6 +112,36 @@ int oplog_flush_fsync(oplog_flusher *f, int fd)
     return rc < 0 ? rc : 0;
 }
 
+int oplog_flush_write_sync(oplog_flusher *f, int fd, const void *buf,
+                           size_t n, uint64_t off)
+{
+    f->write_fd = f->fsync_fd = fd;
+    if (!f->uring) {
+        ssize_t w;
+        do
+            w = f->io->pwrite(f->io, fd, buf, n, (off_t)off);
+        while (w == -EINTR);
+        fallback_push(f, OPLOG_CQ_WRITE, (int)w);
+        fallback_push(f, OPLOG_CQ_FSYNC, w == (ssize_t)n
+                                             ? f->io->fdatasync(f->io, fd)
+                                             : -ECANCELED);
+        return 0;
+    }
+    if (io_uring_sq_space_left(&f->ring) < 2)
+        io_uring_submit(&f->ring);
+    struct io_uring_sqe *w = io_uring_get_sqe(&f->ring);
+    struct io_uring_sqe *s = w ? io_uring_get_sqe(&f->ring) : NULL;
+    if (!s)
+        return -EBUSY; /* cannot happen with the space checked above */
+    io_uring_prep_write(w, fd, buf, (unsigned)n, off);
+    io_uring_sqe_set_data64(w, OPLOG_CQ_WRITE);
+    w->flags |= IOSQE_IO_LINK;
+    io_uring_prep_fsync(s, fd, IORING_FSYNC_DATASYNC);
+    io_uring_sqe_set_data64(s, OPLOG_CQ_FSYNC);
+    int rc = io_uring_submit(&f->ring);
+    return rc < 0 ? rc : 0;
+}
+
 static int fallback_wait(oplog_flusher *f, int timeout_ms,
                          struct oplog_cq *out, int max)
 {
@@ -153,7 +183,7 @@ static struct oplog_cq ring_report(oplog_flusher *f, struct io_uring_cqe *c)
     if (r.kind == OPLOG_CQ_WAKE) {
         f->efd_armed = 0;
         r.res = 0;
-    } else if (f->io->uring_result) {
+    } else if (f->io->uring_result && r.res != -ECANCELED) {
         int write = r.kind == OPLOG_CQ_WRITE;
         r.res = f->io->uring_result(f->io,
                                     write ? WB_IO_OP_WRITE : WB_IO_OP_FSYNC,

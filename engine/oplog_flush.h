@@ -19,7 +19,9 @@
  * sleeps in exactly one place for I/O and for producers.
  *
  * Limits: at most one write and one fsync in flight (the writer's rule),
- * so completions carry only their kind.
+ * so completions carry only their kind. A canceled linked fsync
+ * (-ECANCELED) is reported without passing through io->uring_result: it
+ * did not happen.
  * Threads: everything but oplog_flush_wake() is writer-thread only.
  */
 #ifndef WB_OPLOG_FLUSH_H
@@ -67,6 +69,14 @@ void oplog_flush_destroy(oplog_flusher *f);
 int oplog_flush_write(oplog_flusher *f, int fd, const void *buf, size_t n,
                       uint64_t off);
 int oplog_flush_fsync(oplog_flusher *f, int fd);
+
+/* Submits a write and an fdatasync that starts when the write has fully
+ * completed (IOSQE_IO_LINK; the fallback calls both in turn). Two
+ * completions follow; if the write fails or is short, the fsync's result is
+ * -ECANCELED and it did nothing. Saves a round trip through the writer
+ * thread when no fsync is in flight. */
+int oplog_flush_write_sync(oplog_flusher *f, int fd, const void *buf,
+                           size_t n, uint64_t off);
 
 /* Waits up to timeout_ms (-1: no limit, 0: poll) for completions; fills up
  * to max of them. Returns the number filled (0 on timeout). */

@@ -156,13 +156,8 @@ static void fail_later(oplog *log, struct oplog_batch *b, int status)
 /* Enters the failed state: every flush not yet durable and not covered by
  * the fsync in flight fails with WB_EFAILED (unless it has its own status),
  * and so does all input; the queue refuses appends from now on. */
-static void enter_failed(oplog *log, int code)
+static void fail_not_durable(oplog *log)
 {
-    if (!log->failed) {
-        log->failed = 1;
-        log->fail_code = code;
-        atomic_store(&log->failed_pub, 1);
-    }
     for (uint64_t id = log->oldest_id; id < log->next_id; id++) {
         struct oplog_flush *f = flush_at(log, id);
         int covered = log->fsync_inflight && id <= log->sync_cover;
@@ -170,6 +165,16 @@ static void enter_failed(oplog *log, int code)
             (log->opt.sync == OPLOG_SYNC_ALWAYS || id > log->written_id))
             f->status = WB_EFAILED;
     }
+}
+
+static void enter_failed(oplog *log, int code)
+{
+    if (!log->failed) {
+        log->failed = 1;
+        log->fail_code = code;
+        atomic_store(&log->failed_pub, 1);
+    }
+    fail_not_durable(log);
     fail_later(log, log->in, WB_EFAILED);
     log->in = NULL;
     fail_later(log, oplog_queue_stop(&log->q, WB_EFAILED, 1), WB_EFAILED);
@@ -263,9 +268,21 @@ static void on_write(oplog *log, int res)
 static void on_fsync(oplog *log, int res)
 {
     log->fsync_inflight = 0;
+    if (res == -ECANCELED) {
+        /* Linked to a write that failed or was short: it did not run. */
+        if (log->failed)
+            fail_not_durable(log); /* what it covered will not be synced */
+        return;
+    }
     atomic_fetch_add_explicit(&log->fsyncs, 1, memory_order_relaxed);
     if (res == 0) {
-        log->synced_id = log->sync_cover;
+        /* A linked fsync covers its write only if the writer believed
+         * that write complete (an injector may have claimed less). */
+        uint64_t cover = log->sync_cover;
+        if (cover > log->written_id)
+            cover = log->written_id;
+        if (cover > log->synced_id)
+            log->synced_id = cover;
         return;
     }
     /* Covered flushes: WB_EIO; later ones: WB_EFAILED. No retry. */
@@ -469,6 +486,18 @@ static void writer_build(oplog *log)
     log->write_off += f->len;
     if (log->write_off > log->seg_size / 2)
         oplog_spare_request(log);
+    /* No fsync running: link one to this write (ALWAYS), saving a trip
+     * through this thread; otherwise the next fsync covers it. */
+    if (log->opt.sync == OPLOG_SYNC_ALWAYS && !log->fsync_inflight) {
+        log->write_inflight = log->fsync_inflight = 1;
+        log->sync_cover = f->id;
+        if (oplog_flush_write_sync(&log->fl, log->seg_fd, f->buf, f->len,
+                                   f->off) == 0)
+            return;
+        log->write_inflight = log->fsync_inflight = 0;
+        on_write(log, -EIO);
+        return;
+    }
     if (submit_write(log, f) != 0)
         on_write(log, -EIO);
 }
