@@ -1,0 +1,337 @@
+/*
+ * bench_oplog.c: durable append throughput and ack latency of the oplog
+ * writer, against the raw limit of the same disk measured in the same run.
+ *
+ * Figures (each the median of RUNS runs; prints, never fails):
+ *   raw fdatasync       one writer: 64-byte pwrite + fdatasync in a loop on
+ *                       a zero-filled file: syncs/s and latency p50/p99;
+ *   oplog ALWAYS        64 B and 256 B records, 1/4/16 producer threads,
+ *                       each appending batches of BATCH records and keeping
+ *                       up to K batches outstanding (pipelined): durable
+ *                       records/s and ack latency p50/p99 (append call to
+ *                       completion callback);
+ *   raw limit           pwrite + fdatasync of the bytes per fdatasync the
+ *                       writer actually achieved in that configuration, on
+ *                       the same file system, as records/s; and the ratios
+ *                       oplog / raw and ack p99 / raw fdatasync p99;
+ *   uring vs fallback   the 64 B, 4-producer configuration again with
+ *                       options.no_uring.
+ * BENCH_QUICK=1: short runs for a smoke pass. BENCH_DIR: file system.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "benchutil.h"
+#include "oplog.h"
+#include "oplog_internal.h"
+
+#define RUNS 3
+#define MAXPROD 16
+#define BATCH 8          /* records per append */
+#define INFLIGHT_TOTAL 256 /* outstanding batches over all producers */
+#define MAX_SAMPLES (1u << 20)
+
+static double g_secs = 2.0;
+
+/* ---- raw fdatasync ---------------------------------------------------- */
+
+struct raw_result {
+    double syncs_per_s;
+    double bytes_per_s;
+    double p50_us, p99_us;
+};
+
+/* pwrite(chunk) + fdatasync for secs on a zero-filled 64 MiB file. */
+static struct raw_result raw_run(const char *dir, size_t chunk, double secs)
+{
+    struct raw_result r = {0};
+    char path[600];
+    snprintf(path, sizeof path, "%s/raw.bin", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    const size_t fsize = 64u << 20;
+    uint8_t *buf = calloc(1, chunk > (1u << 20) ? chunk : (1u << 20));
+    for (size_t off = 0; off < fsize; off += 1u << 20)
+        if (pwrite(fd, buf, 1u << 20, (off_t)off) < 0)
+            perror("pwrite");
+    fdatasync(fd);
+    memset(buf, 0xab, chunk);
+    double *lat = malloc(MAX_SAMPLES * sizeof *lat);
+    size_t n = 0, off = 0;
+    uint64_t t0 = bench_now_ns(), end = t0 + (uint64_t)(secs * 1e9);
+    uint64_t now = t0;
+    while (now < end && n < MAX_SAMPLES) {
+        if (off + chunk > fsize)
+            off = 0;
+        uint64_t a = bench_now_ns();
+        if (pwrite(fd, buf, chunk, (off_t)off) < 0 || fdatasync(fd) < 0)
+            perror("raw");
+        now = bench_now_ns();
+        lat[n++] = (double)(now - a) / 1e3;
+        off += chunk;
+    }
+    double el = (double)(now - t0) / 1e9;
+    r.syncs_per_s = (double)n / el;
+    r.bytes_per_s = (double)n * (double)chunk / el;
+    r.p99_us = bench_quantile(lat, n, 0.99);
+    r.p50_us = bench_quantile(lat, n, 0.50);
+    free(lat);
+    free(buf);
+    close(fd);
+    unlink(path);
+    return r;
+}
+
+/* ---- oplog producers -------------------------------------------------- */
+
+struct producer;
+
+struct slot {
+    struct producer *p;
+    uint64_t t0;
+};
+
+struct producer {
+    oplog *log;
+    uint32_t rec_len;
+    int k; /* outstanding batches allowed */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int outstanding;
+    int waiting;
+    struct slot *slots;
+    uint64_t issued;
+    double *lat;
+    size_t nlat;
+    _Atomic uint64_t acked_records;
+    _Atomic int *stop;
+};
+
+static void bench_done(void *arg, uint64_t first, uint64_t last, int status)
+{
+    struct slot *s = arg;
+    struct producer *p = s->p;
+    uint64_t now = bench_now_ns();
+    pthread_mutex_lock(&p->mu);
+    if (p->nlat < MAX_SAMPLES)
+        p->lat[p->nlat++] = (double)(now - s->t0) / 1e3;
+    p->outstanding--;
+    if (status == 0)
+        atomic_fetch_add_explicit(&p->acked_records, last - first + 1,
+                                  memory_order_relaxed);
+    if (p->waiting)
+        pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void *producer_main(void *arg)
+{
+    struct producer *p = arg;
+    uint8_t payload[BATCH][256];
+    oplog_entry e[BATCH];
+    for (int i = 0; i < BATCH; i++) {
+        memset(payload[i], 'a' + i, sizeof payload[i]);
+        e[i] = (oplog_entry){.type = 1, .payload = payload[i],
+                             .len = p->rec_len};
+    }
+    while (!atomic_load(p->stop)) {
+        pthread_mutex_lock(&p->mu);
+        while (p->outstanding >= p->k && !atomic_load(p->stop)) {
+            p->waiting = 1;
+            pthread_cond_wait(&p->cv, &p->mu);
+        }
+        p->waiting = 0;
+        p->outstanding++;
+        struct slot *s = &p->slots[p->issued++ % (uint64_t)p->k];
+        pthread_mutex_unlock(&p->mu);
+        s->p = p;
+        s->t0 = bench_now_ns();
+        if (oplog_append_batch(p->log, e, BATCH, bench_done, s, NULL) != 0) {
+            fprintf(stderr, "append failed\n");
+            break;
+        }
+    }
+    /* wait for our outstanding batches (slots are ours) */
+    pthread_mutex_lock(&p->mu);
+    while (p->outstanding > 0) {
+        p->waiting = 1;
+        pthread_cond_wait(&p->cv, &p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+struct log_result {
+    double recs_per_s;
+    double p50_us, p99_us;
+    double bytes_per_fsync;
+    double recs_per_fsync;
+};
+
+static struct log_result log_run(const char *dir, int nprod, uint32_t len,
+                                 int no_uring, double secs)
+{
+    struct log_result r = {0};
+    oplog_options o;
+    oplog_options_init(&o);
+    o.dir = dir;
+    o.node_id = 1;
+    o.no_uring = no_uring;
+    oplog *log;
+    if (oplog_open(&o, &log, NULL, NULL, 0) != 0) {
+        fprintf(stderr, "oplog_open failed\n");
+        exit(1);
+    }
+    static struct producer ps[MAXPROD];
+    pthread_t th[MAXPROD];
+    _Atomic int stop = 0;
+    for (int i = 0; i < nprod; i++) {
+        struct producer *p = &ps[i];
+        memset(p, 0, sizeof *p);
+        p->log = log;
+        p->rec_len = len;
+        p->k = INFLIGHT_TOTAL / nprod;
+        pthread_mutex_init(&p->mu, NULL);
+        pthread_cond_init(&p->cv, NULL);
+        p->slots = calloc((size_t)p->k, sizeof *p->slots);
+        p->lat = malloc(MAX_SAMPLES * sizeof *p->lat);
+        p->stop = &stop;
+    }
+    oplog_stats s0, s1;
+    oplog_get_stats(log, &s0);
+    uint64_t t0 = bench_now_ns();
+    for (int i = 0; i < nprod; i++)
+        pthread_create(&th[i], NULL, producer_main, &ps[i]);
+    usleep((useconds_t)(secs * 1e6));
+    atomic_store(&stop, 1);
+    for (int i = 0; i < nprod; i++) {
+        pthread_mutex_lock(&ps[i].mu);
+        pthread_cond_signal(&ps[i].cv);
+        pthread_mutex_unlock(&ps[i].mu);
+    }
+    for (int i = 0; i < nprod; i++)
+        pthread_join(th[i], NULL);
+    double el = (double)(bench_now_ns() - t0) / 1e9;
+    oplog_get_stats(log, &s1);
+    oplog_close(log);
+    size_t total = 0;
+    uint64_t acked = 0;
+    for (int i = 0; i < nprod; i++) {
+        total += ps[i].nlat;
+        acked += atomic_load(&ps[i].acked_records);
+    }
+    double *all = malloc((total ? total : 1) * sizeof *all);
+    size_t at = 0;
+    for (int i = 0; i < nprod; i++) {
+        memcpy(all + at, ps[i].lat, ps[i].nlat * sizeof *all);
+        at += ps[i].nlat;
+        free(ps[i].lat);
+        free(ps[i].slots);
+        pthread_cond_destroy(&ps[i].cv);
+        pthread_mutex_destroy(&ps[i].mu);
+    }
+    r.recs_per_s = (double)acked / el;
+    r.p99_us = bench_quantile(all, total, 0.99);
+    r.p50_us = bench_quantile(all, total, 0.50);
+    uint64_t fs = s1.fsyncs - s0.fsyncs;
+    r.bytes_per_fsync = fs ? (double)(s1.bytes_written - s0.bytes_written) /
+                                 (double)fs
+                           : 0;
+    r.recs_per_fsync = r.bytes_per_fsync / (double)oplog_record_size(len);
+    free(all);
+    return r;
+}
+
+/* ---- driver ----------------------------------------------------------- */
+
+struct cfg_result {
+    struct log_result log;
+    double raw_recs_per_s;
+};
+
+static struct cfg_result run_config(int nprod, uint32_t len, int no_uring)
+{
+    double rps[RUNS], p50[RUNS], p99[RUNS], bpf[RUNS], raw[RUNS], rpf[RUNS];
+    for (int i = 0; i < RUNS; i++) {
+        const char *d = bench_dir("oplog");
+        char dir[600];
+        snprintf(dir, sizeof dir, "%s", d);
+        struct log_result lr = log_run(dir, nprod, len, no_uring, g_secs);
+        size_t chunk = lr.bytes_per_fsync > 64 ? (size_t)lr.bytes_per_fsync
+                                               : 64;
+        chunk = (chunk + 7) & ~(size_t)7;
+        struct raw_result rr = raw_run(dir, chunk, g_secs / 2);
+        bench_rmtree(dir);
+        rps[i] = lr.recs_per_s;
+        p50[i] = lr.p50_us;
+        p99[i] = lr.p99_us;
+        bpf[i] = lr.bytes_per_fsync;
+        rpf[i] = lr.recs_per_fsync;
+        raw[i] = rr.bytes_per_s / (double)oplog_record_size(len);
+    }
+    struct cfg_result c;
+    c.log.recs_per_s = bench_median(rps, RUNS);
+    c.log.p50_us = bench_median(p50, RUNS);
+    c.log.p99_us = bench_median(p99, RUNS);
+    c.log.bytes_per_fsync = bench_median(bpf, RUNS);
+    c.log.recs_per_fsync = bench_median(rpf, RUNS);
+    c.raw_recs_per_s = bench_median(raw, RUNS);
+    return c;
+}
+
+int main(void)
+{
+    const char *q = getenv("BENCH_QUICK");
+    if (q && *q && strcmp(q, "0") != 0)
+        g_secs = 0.3;
+    printf("bench_oplog: %d runs per figure (medians), %.1f s each, "
+           "batches of %d records, %d batches outstanding in total\n",
+           RUNS, g_secs, BATCH, INFLIGHT_TOTAL);
+
+    double sps[RUNS], sp50[RUNS], sp99[RUNS];
+    for (int i = 0; i < RUNS; i++) {
+        const char *d = bench_dir("oplog-raw");
+        char dir[600];
+        snprintf(dir, sizeof dir, "%s", d);
+        struct raw_result rr = raw_run(dir, 64, g_secs);
+        bench_rmtree(dir);
+        sps[i] = rr.syncs_per_s;
+        sp50[i] = rr.p50_us;
+        sp99[i] = rr.p99_us;
+    }
+    double raw_p99 = bench_median(sp99, RUNS);
+    printf("raw fdatasync (64 B pwrite + fdatasync, one writer): %.0f/s, "
+           "p50 %.0f us, p99 %.0f us\n",
+           bench_median(sps, RUNS), bench_median(sp50, RUNS), raw_p99);
+
+    printf("%-24s %12s %9s %9s %10s %12s %7s %9s\n", "oplog ALWAYS",
+           "durable r/s", "p50 us", "p99 us", "recs/sync", "raw r/s",
+           "vs raw", "p99/raw");
+    const uint32_t sizes[] = {64, 256};
+    const int prods[] = {1, 4, 16};
+    for (int si = 0; si < 2; si++) {
+        for (int pi = 0; pi < 3; pi++) {
+            struct cfg_result c = run_config(prods[pi], sizes[si], 0);
+            char name[64];
+            snprintf(name, sizeof name, "%u B, %d producer%s", sizes[si],
+                     prods[pi], prods[pi] > 1 ? "s" : "");
+            printf("%-24s %12.0f %9.0f %9.0f %10.1f %12.0f %6.0f%% %9.2f\n",
+                   name, c.log.recs_per_s, c.log.p50_us, c.log.p99_us,
+                   c.log.recs_per_fsync, c.raw_recs_per_s,
+                   100.0 * c.log.recs_per_s / c.raw_recs_per_s,
+                   c.log.p99_us / raw_p99);
+            fflush(stdout);
+        }
+    }
+    struct cfg_result u = run_config(4, 64, 0);
+    struct cfg_result f = run_config(4, 64, 1);
+    printf("io_uring vs fallback (64 B, 4 producers): %.0f vs %.0f r/s "
+           "(%.2fx), p99 %.0f vs %.0f us\n",
+           u.log.recs_per_s, f.log.recs_per_s,
+           u.log.recs_per_s / f.log.recs_per_s, u.log.p99_us, f.log.p99_us);
+    return 0;
+}
