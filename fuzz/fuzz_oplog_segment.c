@@ -9,7 +9,10 @@
  *   2  also recompute each record's checksum while walking the framing, so
  *      that seq, batch and length logic is reached, not just the checksum;
  *   4  also write the image as a segment file (under /dev/shm when it
- *      exists) and run the reader and recovery on it (8: with repair).
+ *      exists) and run the reader and recovery on it (8: with repair);
+ *  16  instead, write it as a sealed segment followed by a newest one of
+ *      one record (32: after a seq gap), run the reader, then recovery or
+ *      (8) oplog_repair with force; a log that recovered verifies clean.
  * Always: the raw bytes through the header decoder and the record decoder,
  * the image through oplog_check_image. Besides "no crash, no out-of-bounds
  * read" (ASan), the harness checks that scan, reader and recovery agree:
@@ -181,7 +184,72 @@ static void run_files(const uint8_t *img, size_t len, const oplog_seg_header *h,
         REQUIRE(s2.stop == OPLOG_STOP_END && s2.end_off == tail.write_off);
         REQUIRE(s2.batch_off == s2.end_off);
         oplog_seg_map_close(&m);
+        REQUIRE(oplog_verify(dir, NULL, NULL) == 0);
     }
+    clear_dir(dir);
+}
+
+static int write_file(const char *path, const uint8_t *buf, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t w = fwrite(buf, 1, len, f);
+    return fclose(f) == 0 && w == len ? 0 : -1;
+}
+
+/* Mode 16: the image becomes a sealed segment, followed by a newest segment
+ * holding one record (after a seq gap with mode 32). Whatever is wrong in
+ * the sealed one is corruption for reader and recovery alike; mode 8 runs
+ * oplog_repair with force, which must leave a log that verifies clean. */
+static void run_two_segments(const uint8_t *img, size_t len,
+                             const oplog_seg_header *h, const oplog_scan *s,
+                             int gap, int repair)
+{
+    if (s->records == 0 || s->last_seq > UINT64_MAX - 3)
+        return;
+    uint64_t first2 = s->last_seq + 1 + (gap ? 1 : 0);
+    const char *dir = scratch_dir();
+    clear_dir(dir);
+    char p1[PATH_MAX], p2[PATH_MAX];
+    oplog_segment_path(dir, h->first_seq, p1);
+    oplog_segment_path(dir, first2, p2);
+    static uint8_t seg2[OPLOG_MIN_SEGMENT_SIZE];
+    memset(seg2, 0, sizeof seg2);
+    oplog_seg_header h2 = {.node_id = h->node_id, .first_seq = first2,
+                           .segment_size = sizeof seg2};
+    oplog_seg_header_encode(seg2, &h2);
+    oplog_record_encode(seg2 + OPLOG_SEG_HEADER_SIZE, first2, 0, 1,
+                        OPLOG_FLAG_BATCH_END, "x", 1);
+    if (write_file(p1, img, len) || write_file(p2, seg2, sizeof seg2))
+        return;
+
+    oplog_reader *r;
+    REQUIRE(oplog_reader_open(dir, 1, &r) == 0);
+    oplog_record rec;
+    uint64_t n = 0;
+    int rc;
+    while ((rc = oplog_reader_next(r, &rec)) == 1) {
+        REQUIRE(rec.seq == h->first_seq + n);
+        n++;
+    }
+    oplog_reader_close(r);
+    int sound = s->stop == OPLOG_STOP_END && !gap;
+    if (sound)
+        REQUIRE(rc == 0 && n == s->records + 1);
+    else
+        REQUIRE(rc == WB_ECORRUPT && n == s->records);
+
+    if (repair) {
+        REQUIRE(oplog_repair(dir, 1, NULL, NULL) == 0);
+    } else {
+        oplog_tail tail;
+        rc = oplog_recover(wb_io_default(), dir, 0, 0, &tail, NULL, NULL, 0);
+        REQUIRE(sound ? rc == 0 && tail.next_seq == first2 + 1
+                      : rc == WB_ECORRUPT);
+    }
+    if (repair || sound)
+        REQUIRE(oplog_verify(dir, NULL, NULL) == 0);
     clear_dir(dir);
 }
 
@@ -217,7 +285,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     oplog_scan s;
     if (oplog_check_image(img, len, 0, 0, &h, &s) == 0) {
         check_scan(img, len, &s);
-        if (mode & 4)
+        if (mode & 16)
+            run_two_segments(img, len, &h, &s, (mode & 32) != 0,
+                             (mode & 8) != 0);
+        else if (mode & 4)
             run_files(img, len, &h, &s, (mode & 8) != 0);
     }
     free(img);
