@@ -13,7 +13,8 @@
  * snapshot they start from.
  *
  *   test_restore --make-ops-log DIR   writes such a history into DIR (for
- *                                     tests/test_wbctl_ops.sh) and exits
+ *                                     tests/test_wbctl_ops.sh), prints what
+ *                                     each record holds, and exits
  */
 #include <dirent.h>
 #include <errno.h>
@@ -53,6 +54,7 @@ typedef struct hist {
 } hist;
 
 static uint64_t rng_s;
+static FILE *g_trace; /* --make-ops-log: one line per record written */
 
 static uint64_t rng(void)
 {
@@ -263,6 +265,8 @@ static int make_history(const char *dir, uint64_t nrec, uint64_t seg_size,
             for (size_t j = 0; j < sizeof junk; j++)
                 junk[j] = (uint8_t)rng();
             rc = append_one(log, OTHER_TYPE, junk, sizeof junk, h->nrec + 1);
+            if (g_trace)
+                fprintf(g_trace, "%" PRIu64 " other\n", h->nrec + 1);
         } else {
             int bi = (int)((r >> 8) % NB);
             wb_op ops[4];
@@ -276,6 +280,15 @@ static int make_history(const char *dir, uint64_t nrec, uint64_t seg_size,
             if (rc == 0)
                 rc = append_one(log, WB_REC_OPS, buf, len, h->nrec + 1);
             h->final_recs[bi]++;
+            if (g_trace) {
+                fprintf(g_trace, "%" PRIu64 " %s %" PRIu32, h->nrec + 1,
+                        board_names[bi], b.nops);
+                for (uint32_t j = 0; j < b.nops; j++)
+                    fprintf(g_trace, " %s:%.*s",
+                            ops[j].kind == WB_OP_DELETE ? "delete" : "upsert",
+                            (int)ops[j].elem.len, ops[j].elem.ptr);
+                fputc('\n', g_trace);
+            }
         }
         if (rc == 0)
             h->nrec++;
@@ -945,10 +958,12 @@ static void test_fork(void)
     wb_test_rmtree(dir);
 }
 
-/* --make-ops-log DIR: a small history for the wbctl test. */
+/* --make-ops-log DIR: a small history for the wbctl test; prints one line
+ * per record: "SEQ other" or "SEQ BOARD NOPS KIND:ELEM...". */
 static int make_ops_log(const char *dir)
 {
     static hist h;
+    g_trace = stdout;
     int rc = make_history(dir, 60, 4096, NULL, &h, 1);
     if (rc)
         fprintf(stderr, "make-ops-log: %s\n", wb_strerror(rc));
