@@ -105,8 +105,11 @@ static int find_midlog(const oplog_seg_check *prev, const oplog_seg_check *last,
         if (s->stop != OPLOG_STOP_END) {
             *cut_seg = n - 2;
             *cut_off = s->bad_off;
-            snprintf(msg, msglen, "%s:%" PRIu64 ": %s", prev->path,
-                     s->bad_off, s->reason);
+            snprintf(msg, msglen, "%s:%" PRIu64 ": %s (%s)", prev->path,
+                     s->bad_off, s->reason,
+                     s->stop == OPLOG_STOP_TORN
+                         ? "torn tail in a sealed segment"
+                         : "valid records follow");
             return 1;
         }
         if (last->first != s->last_seq + 1) {
