@@ -80,7 +80,8 @@ typedef struct engine_options {
     oplog_options oplog;      /* dir and node_id are filled by the engine */
     int snap_no_sync;         /* snapshot store without fsync (tests) */
     board_limits limits;      /* limits of every board */
-    uint32_t snap_every_ops;  /* snapshot after this many ops; default 10000 */
+    uint32_t snap_every_ops;  /* snapshot after this many ops (at least the
+                                 board's element count); default 10000 */
     uint32_t snap_every_ms;   /* ... or this long after the first unsnap-
                                  shotted op; default 60000 */
     uint32_t snap_keep;       /* snapshots kept per board; default 3 */

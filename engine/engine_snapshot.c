@@ -2,7 +2,8 @@
  * engine_snapshot.c: snapshot policy (engine thread) and the snapshot
  * thread.
  *
- * Policy: a board is snapshotted when it has taken snap_every_ops ops, or
+ * Policy: a board is snapshotted when it has taken snap_every_ops ops (or
+ * as many ops as it has elements, if that is more: snap_threshold), or
  * snap_every_ms after its first op not covered by a snapshot, or before it
  * is evicted, or at close. The engine thread encodes the state
  * (board_state_encode; a few ms for 100k elements, see docs/benchmarks.md)
@@ -162,12 +163,22 @@ int eng_snap_board(engine *e, eng_board *bd)
     return 0;
 }
 
+/* Ops before a snapshot is due: snap_every_ops, but at least the board's
+ * element count, so that the engine-thread encode (about 1 us per element,
+ * docs/benchmarks.md) costs at most about 1 us per op however big the
+ * board; the replay tail of a board stays below max(N, elements) ops. */
+static uint64_t snap_threshold(const engine *e, const eng_board *bd)
+{
+    uint64_t n = board_element_count(bd->b);
+    return n > e->opt.snap_every_ops ? n : e->opt.snap_every_ops;
+}
+
 void eng_snap_policy(engine *e, uint64_t now_ms)
 {
     for (eng_board *bd = e->lru_head; bd; bd = bd->lru_next) {
         if (!bd->first_dirty || bd->snap_inflight)
             continue;
-        if ((e->opt.snap_every_ops && bd->ops_since_snap >= e->opt.snap_every_ops) ||
+        if ((e->opt.snap_every_ops && bd->ops_since_snap >= snap_threshold(e, bd)) ||
             (e->opt.snap_every_ms &&
              now_ms - bd->dirty_since_ms >= e->opt.snap_every_ms))
             eng_snap_board(e, bd);
