@@ -433,6 +433,11 @@ static void flush_fill(oplog *log, struct oplog_flush *f)
     int at_start = log->write_off == OPLOG_SEG_HEADER_SIZE;
     while (log->in) {
         struct oplog_batch *b = log->in;
+        /* Whole batches per flush where possible: a batch split across
+         * flushes could not be rolled back alone on ENOSPC. */
+        if (b->next_rec == 0 && f->len > 0 &&
+            f->len + b->enc_bytes > OPLOG_FLUSH_MAX)
+            return;
         if (b->next_rec == 0 && f->len + b->enc_bytes > avail) {
             if (f->len > 0)
                 return;

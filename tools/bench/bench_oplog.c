@@ -15,7 +15,11 @@
  *                       the same file system, as records/s; and the ratios
  *                       oplog / raw and ack p99 / raw fdatasync p99;
  *   uring vs fallback   the 64 B, 4-producer configuration again with
- *                       options.no_uring.
+ *                       options.no_uring;
+ *   spare prepare       time to zero-fill and sync one default-size segment:
+ *                       what every roll would stall acks for if the writer
+ *                       thread prepared segments itself (it does not: a
+ *                       helper thread does, ahead of need).
  * BENCH_QUICK=1: short runs for a smoke pass. BENCH_DIR: file system.
  */
 #include <fcntl.h>
@@ -181,6 +185,9 @@ static struct log_result log_run(const char *dir, int nprod, uint32_t len,
     o.dir = dir;
     o.node_id = 1;
     o.no_uring = no_uring;
+    const char *seg = getenv("BENCH_SEGMENT_MB"); /* experiments */
+    if (seg && atoi(seg) > 0)
+        o.segment_size = (uint64_t)atoi(seg) << 20;
     oplog *log;
     if (oplog_open(&o, &log, NULL, NULL, 0) != 0) {
         fprintf(stderr, "oplog_open failed\n");
@@ -327,6 +334,23 @@ int main(void)
             fflush(stdout);
         }
     }
+    double prep[RUNS];
+    for (int i = 0; i < RUNS; i++) {
+        const char *d = bench_dir("oplog-prep");
+        char dir[600];
+        snprintf(dir, sizeof dir, "%s", d);
+        int fd = -1;
+        uint64_t t0 = bench_now_ns();
+        int rc = oplog_segment_prepare(wb_io_default(), dir,
+                                       OPLOG_DEFAULT_SEGMENT_SIZE, &fd);
+        prep[i] = (double)(bench_now_ns() - t0) / 1e6;
+        if (rc == 0)
+            close(fd);
+        bench_rmtree(dir);
+    }
+    printf("spare segment prepare (%u MiB zero-fill + fdatasync, helper "
+           "thread): %.0f ms\n",
+           OPLOG_DEFAULT_SEGMENT_SIZE >> 20, bench_median(prep, RUNS));
     struct cfg_result u = run_config(4, 64, 0);
     struct cfg_result f = run_config(4, 64, 1);
     printf("io_uring vs fallback (64 B, 4 producers): %.0f vs %.0f r/s "
