@@ -79,6 +79,10 @@ static int check_records(const oplog_seg_check *c, size_t i, size_t n,
             note_cut(cut, i, s->bad_off, WB_ECORRUPT, msg);
         return 1;
     }
+    if (newest && s->stop == OPLOG_STOP_STRAY) {
+        report(cb, arg, c->path, s->bad_off, s->code, s->reason);
+        return 1;
+    }
     if (newest && s->batch_off < s->end_off) {
         snprintf(msg, sizeof msg,
                  "unfinished batch: %" PRIu64 " records without BATCH_END",
@@ -130,7 +134,8 @@ static int check_all(const char *dir, const uint64_t *firsts, size_t n,
             problems++;
         }
         problems += check_records(&c, i, n, cb, arg, cut);
-        have_prev = c.scan.stop == OPLOG_STOP_END;
+        have_prev = c.scan.stop == OPLOG_STOP_END ||
+                    c.scan.stop == OPLOG_STOP_STRAY;
         prev_last = c.scan.last_seq;
         oplog_seg_check_close(&c);
     }

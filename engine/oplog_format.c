@@ -208,9 +208,9 @@ void oplog_scan_records(const uint8_t *seg, size_t n, uint64_t first_seq,
                 s->reason = rc == 0 ? "zero record header before valid records"
                                     : why;
             } else if (rc == 0) {
-                /* Zero header with stray non-zero bytes after it: nothing
-                 * valid, so this is a torn tail too (data_end > off). */
-                s->stop = OPLOG_STOP_TORN;
+                /* Zero header with stray non-zero bytes after it that hold
+                 * no valid record (data_end > off). */
+                s->stop = OPLOG_STOP_STRAY;
                 s->code = WB_ETRUNCATED;
                 s->reason = "stray bytes after the end of the log";
             } else {

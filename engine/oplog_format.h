@@ -69,7 +69,10 @@
  * is cut by zeroing from its offset to the end of written data. An invalid
  * record followed (at any later 8-byte aligned offset) by a valid record
  * with a plausible seq is corruption: reported with segment and offset,
- * never applied, never skipped.
+ * never applied, never skipped. Non-zero bytes after an all-zero header
+ * that hold no valid record are zeroed in the newest segment and ignored in
+ * a sealed one (they affect no record; records lost at the end of a sealed
+ * segment show as a seq gap to the next).
  */
 #ifndef WB_OPLOG_FORMAT_H
 #define WB_OPLOG_FORMAT_H
@@ -212,6 +215,11 @@ enum oplog_scan_stop {
     OPLOG_STOP_END = 0,     /* zero header or no room: clean end */
     OPLOG_STOP_TORN = 1,    /* invalid record, no valid record after it */
     OPLOG_STOP_CORRUPT = 2, /* invalid record followed by a valid one */
+    OPLOG_STOP_STRAY = 3,   /* clean end at a zero header, but non-zero bytes
+                               holding no valid record follow: harmless in a
+                               sealed segment (no record is affected; lost
+                               records there show as a seq gap), zeroed as a
+                               torn tail in the newest */
 };
 
 /* What a scan of one segment's records found. Offsets are file offsets. */
@@ -224,10 +232,10 @@ typedef struct oplog_scan {
     uint64_t batch_records; /* valid records up to batch_off */
     uint64_t data_end;      /* past the last non-zero byte, 8-aligned */
     int stop;               /* enum oplog_scan_stop */
-    int code;               /* TORN/CORRUPT: WB_E* of the invalid record */
-    uint64_t bad_off;       /* TORN/CORRUPT: its offset (== end_off) */
+    int code;               /* not END: WB_E* of the invalid record */
+    uint64_t bad_off;       /* not END: its offset (== end_off) */
     uint64_t later_off;     /* CORRUPT: offset of the later valid record */
-    const char *reason;     /* TORN/CORRUPT: static description */
+    const char *reason;     /* not END: static description */
 } oplog_scan;
 
 /* Scans the records of a segment image seg[0..n) (n = segment size; the

@@ -102,7 +102,7 @@ static int find_midlog(const oplog_seg_check *prev, const oplog_seg_check *last,
 {
     if (prev) {
         const oplog_scan *s = &prev->scan;
-        if (s->stop != OPLOG_STOP_END) {
+        if (s->stop == OPLOG_STOP_TORN || s->stop == OPLOG_STOP_CORRUPT) {
             *cut_seg = n - 2;
             *cut_off = s->bad_off;
             snprintf(msg, msglen, "%s:%" PRIu64 ": %s (%s)", prev->path,
@@ -141,7 +141,7 @@ static int fix_tail(const wb_io *io, const oplog_seg_check *c,
     const oplog_scan *s = &c->scan;
     uint64_t keep = s->batch_off;
     uint64_t end = s->data_end > s->end_off ? s->data_end : s->end_off;
-    if (s->stop == OPLOG_STOP_TORN) {
+    if (s->stop == OPLOG_STOP_TORN || s->stop == OPLOG_STOP_STRAY) {
         rec->torn_bytes = end - s->end_off;
         append_detail(rec, "cut torn tail of %s at offset %" PRIu64
                       " (%" PRIu64 " bytes: %s)", base_name(c->path),

@@ -234,7 +234,8 @@ static void run_two_segments(const uint8_t *img, size_t len,
         n++;
     }
     oplog_reader_close(r);
-    int sound = s->stop == OPLOG_STOP_END && !gap;
+    int sound = (s->stop == OPLOG_STOP_END || s->stop == OPLOG_STOP_STRAY) &&
+                !gap;
     if (sound)
         REQUIRE(rc == 0 && n == s->records + 1);
     else

@@ -457,6 +457,8 @@ static void test_stray_bytes_after_end(void)
     char seg[PATH_MAX];
     tl_seg_path(&L, 1, seg);
     CHECK(tl_pwrite(seg, "garbage!", 8, 2048) == 0);
+    int problems = 0;
+    CHECK_RC(oplog_verify(dir, count_problem, &problems), 1);
     oplog_tail t;
     oplog_recovery rec;
     CHECK_OK(recover(dir, 0, &t, &rec, NULL, 0));
@@ -464,6 +466,32 @@ static void test_stray_bytes_after_end(void)
     CHECK_EQ_U64(t.write_off, L.tail_off);
     CHECK(rec.torn_bytes > 0);
     CHECK(zero_between(seg, L.tail_off, SEG));
+    CHECK_RC(oplog_verify(dir, count_problem, &problems), 0);
+    wb_test_rmtree(dir);
+}
+
+/* In a sealed segment, stray bytes past its last record affect nothing:
+ * recovery, the reader and verify all accept the log. */
+static void test_stray_bytes_in_sealed_segment(void)
+{
+    const char *dir = wb_test_tmpdir("rec-stray-sealed");
+    static tl_log L;
+    CHECK_OK(tl_build(&L, dir, NODE, SEG, 60, 1, 0));
+    CHECK(L.nsegs == 2);
+    uint64_t last0 = L.segs[1] - 1;
+    uint64_t end0 = L.recs[last0].off + L.recs[last0].size;
+    CHECK_MSG(end0 + 40 <= SEG, "no room after the first segment's records");
+    char seg[PATH_MAX];
+    tl_seg_path(&L, L.segs[0], seg);
+    CHECK(tl_pwrite(seg, "zz", 2, SEG - 3) == 0);
+    oplog_tail t;
+    CHECK_OK(recover(dir, 0, &t, NULL, NULL, 0));
+    CHECK_EQ_U64(t.next_seq, 61);
+    int problems = 0;
+    CHECK_RC(oplog_verify(dir, count_problem, &problems), 0);
+    uint64_t n;
+    CHECK_RC(read_all(dir, &n), 0);
+    CHECK_EQ_U64(n, 60);
     wb_test_rmtree(dir);
 }
 
@@ -662,6 +690,7 @@ int main(void)
     WB_RUN(test_torn_tail_in_older_segment_is_corruption);
     WB_RUN(test_bad_header_of_old_segment);
     WB_RUN(test_stray_bytes_after_end);
+    WB_RUN(test_stray_bytes_in_sealed_segment);
     WB_RUN(test_retain);
     WB_RUN(test_verify_reports);
     WB_RUN(test_verify_unfinished_batch_and_node);
