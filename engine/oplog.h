@@ -31,7 +31,9 @@
  * Atomicity. The records of one oplog_append_batch() call are written
  * together; the last carries OPLOG_FLAG_BATCH_END. Recovery drops a trailing
  * batch whose end record is missing, so after a crash a batch is either
- * wholly in the log or not at all.
+ * wholly in the log or not at all. (Exception: a batch larger than a whole
+ * segment is split across segments at record boundaries, and a crash can
+ * keep the part in the older segments.)
  *
  * Failure. After a failed write or fdatasync the log enters the failed state:
  * every pending and later append completes with WB_EIO or WB_EFAILED, until
@@ -39,7 +41,9 @@
  * on disk). No fsync is retried-and-pretended. ENOSPC is different: the
  * batch that hit it completes with WB_EFULL, nothing on disk is left
  * half-valid, and later appends are tried again (they succeed once space is
- * freed).
+ * freed). Every batch queued behind it completes with WB_EFULL too, and
+ * their sequence numbers are given again to later appends (the log never
+ * has a gap): a seq reported with WB_EFULL names nothing.
  */
 #ifndef WB_OPLOG_H
 #define WB_OPLOG_H
@@ -133,7 +137,9 @@ int oplog_append_batch(oplog *log, const oplog_entry *entries, size_t n,
                        oplog_done_fn done, void *arg, uint64_t *first_seq);
 
 /* Appends one entry and waits until it is durable. Returns the same codes as
- * a completion, and the sequence number through seq (may be NULL). */
+ * a completion, and the sequence number through seq (may be NULL). From a
+ * completion callback (the writer thread) it returns WB_EAGAIN: it would
+ * wait for itself. */
 int oplog_append_sync(oplog *log, uint16_t type, const void *payload,
                       uint32_t len, uint64_t *seq);
 
