@@ -23,7 +23,9 @@
 #include "oplog_format.h"
 #include "oplog_internal.h"
 #include "wb_error.h"
+#include "wb_records.h"
 #include "wbctl.h"
+#include "wbctl_ops.h"
 
 /* ---- payload renderers ------------------------------------------------ */
 
@@ -40,6 +42,7 @@ typedef struct wbctl_renderer {
 /* Record types with a decoder. Add {type, "name", fn} entries here; types
  * without one print as hex. The last entry is a sentinel. */
 static const wbctl_renderer wbctl_renderers[] = {
+    {WB_REC_OPS, "ops", wbctl_render_ops},
     {0, NULL, NULL},
 };
 
