@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "board.h"
@@ -958,6 +959,137 @@ static void test_fork(void)
     wb_test_rmtree(dir);
 }
 
+/* Restores run while a writer appends to the same directory (what wbctl
+ * does beside a live node): each sees a prefix of the log, and its state is
+ * exactly the reference state of that prefix. */
+#define LIVE_RECS 1500
+#define LIVE_MAX_RESTORES 64
+
+typedef struct live_ctx {
+    const char *dir;
+    volatile int stop;
+    int n;
+    int rc[LIVE_MAX_RESTORES];
+    uint64_t end_seq[LIVE_MAX_RESTORES];
+    uint64_t hash[LIVE_MAX_RESTORES];
+} live_ctx;
+
+static void *live_restorer(void *arg)
+{
+    live_ctx *c = arg;
+    while (!c->stop && c->n < LIVE_MAX_RESTORES) {
+        restore_target t = {.kind = RESTORE_LATEST};
+        restore_result res;
+        int rc = restore_board(NULL, c->dir, "alpha", &t, NULL, &res);
+        c->rc[c->n] = rc;
+        c->end_seq[c->n] = res.end_seq;
+        if (rc == 0)
+            rc = board_state_hash(res.board, &c->hash[c->n]);
+        if (rc == 0 || c->rc[c->n] == 0)
+            c->rc[c->n] = rc;
+        restore_result_free(&res);
+        c->n++;
+        usleep(2000);
+    }
+    return NULL;
+}
+
+static void test_beside_live_writer(void)
+{
+    const char *dir = wb_test_tmpdir("restore-live");
+    oplog_options o;
+    oplog_options_init(&o);
+    o.dir = dir;
+    o.node_id = 1;
+    o.segment_size = 32 * 1024;
+    o.sync = OPLOG_SYNC_NONE;
+    oplog *log;
+    CHECK_OK(oplog_open(&o, &log, NULL, NULL, 0));
+    static uint8_t *payload[LIVE_RECS + 1];
+    static size_t plen[LIVE_RECS + 1];
+    static int is_alpha[LIVE_RECS + 1];
+    static gen g;
+    memset(&g, 0, sizeof g);
+    rng_s = 1234;
+    static live_ctx c;
+    memset(&c, 0, sizeof c);
+    c.dir = dir;
+    int rc = 0;
+    /* the first record exists before the restorer starts */
+    pthread_t th;
+    int started = 0;
+    for (uint64_t seq = 1; seq <= LIVE_RECS && rc == 0; seq++) {
+        int bi = (int)(rng() % 2); /* alpha and beta */
+        wb_op ops[4];
+        wb_batch b;
+        gen_batch(&g, bi, ops, &b);
+        uint8_t buf[8192];
+        size_t len;
+        rc = codec_encode_batch_into(&b, buf, sizeof buf, &len);
+        if (rc == 0 && !(payload[seq] = malloc(len)))
+            rc = WB_ENOMEM;
+        if (rc)
+            break;
+        memcpy(payload[seq], buf, len);
+        plen[seq] = len;
+        is_alpha[seq] = bi == 0;
+        rc = append_one(log, WB_REC_OPS, buf, len, seq);
+        if (rc == 0 && seq == 1) {
+            CHECK_OK(oplog_close(log)); /* make record 1 visible, reopen */
+            CHECK_OK(oplog_open(&o, &log, NULL, NULL, 0));
+            CHECK(pthread_create(&th, NULL, live_restorer, &c) == 0);
+            started = 1;
+        }
+        if (seq % 50 == 0)
+            usleep(1000);
+    }
+    c.stop = 1;
+    if (started)
+        pthread_join(th, NULL);
+    CHECK_OK(oplog_close(log));
+    CHECK_OK(rc);
+    CHECK_MSG(c.n >= 3, "only %d restores ran", c.n);
+    int partial = 0;
+    for (int i = 0; i < c.n; i++) {
+        CHECK(c.end_seq[i] >= 1 && c.end_seq[i] <= LIVE_RECS);
+        partial += c.end_seq[i] < LIVE_RECS;
+        int any_alpha = 0;
+        for (uint64_t seq = 1; seq <= c.end_seq[i]; seq++)
+            any_alpha |= is_alpha[seq];
+        if (!any_alpha) { /* alpha did not exist yet in that prefix */
+            CHECK_RC(c.rc[i], WB_ENOTFOUND);
+            continue;
+        }
+        CHECK_MSG(c.rc[i] == 0, "restore %d: %s", i, wb_errname(c.rc[i]));
+        board *ref;
+        CHECK_OK(board_create("alpha", 5, NULL, &ref));
+        for (uint64_t seq = 1; seq <= c.end_seq[i]; seq++) {
+            if (!is_alpha[seq])
+                continue;
+            wb_batch *bt;
+            int r2 = codec_decode_batch(payload[seq], plen[seq], &bt);
+            if (r2 == 0)
+                r2 = board_apply_batch(ref, bt);
+            codec_batch_free(bt);
+            if (r2) {
+                board_free(ref);
+                CHECK_OK(r2);
+            }
+        }
+        uint64_t h = 0;
+        int r3 = board_state_hash(ref, &h);
+        board_free(ref);
+        CHECK_OK(r3);
+        CHECK_MSG(h == c.hash[i], "restore %d (prefix %" PRIu64 ") differs "
+                  "from the reference of that prefix", i, c.end_seq[i]);
+    }
+    for (uint64_t seq = 1; seq <= LIVE_RECS; seq++)
+        free(payload[seq]);
+    fprintf(stderr, "  %d restores beside the writer, %d saw a partial log\n",
+            c.n, partial);
+    wb_test_rmtree(dir);
+}
+
 /* --make-ops-log DIR: a small history for the wbctl test; prints one line
  * per record: "SEQ other" or "SEQ BOARD NOPS KIND:ELEM...". */
 static int make_ops_log(const char *dir)
@@ -987,6 +1119,7 @@ int main(int argc, char **argv)
     WB_RUN(test_undecodable_ops_record);
     WB_RUN(test_bad_arguments);
     WB_RUN(test_fork);
+    WB_RUN(test_beside_live_writer);
     if (H_dir[0])
         wb_test_rmtree(H_dir);
     return wb_test_summary();
