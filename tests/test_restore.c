@@ -1091,12 +1091,32 @@ static void test_beside_live_writer(void)
 }
 
 /* --make-ops-log DIR: a small history for the wbctl test; prints one line
- * per record: "SEQ other" or "SEQ BOARD NOPS KIND:ELEM...". */
+ * per record: "SEQ other", "SEQ BOARD NOPS KIND:ELEM..." or, for the last
+ * record (an ops record whose batch does not decode), "SEQ bad". */
 static int make_ops_log(const char *dir)
 {
     static hist h;
     g_trace = stdout;
     int rc = make_history(dir, 60, 4096, NULL, &h, 1);
+    oplog_options o;
+    oplog_options_init(&o);
+    o.dir = dir;
+    o.node_id = 1;
+    o.segment_size = 4096;
+    o.sync = OPLOG_SYNC_NONE;
+    oplog *log = NULL;
+    if (rc == 0)
+        rc = oplog_open(&o, &log, NULL, NULL, 0);
+    static const uint8_t bad[] = {1, 4, 'z', 'e', 't', 'a', 0xff, 0xff};
+    if (rc == 0)
+        rc = append_one(log, WB_REC_OPS, bad, sizeof bad, h.nrec + 1);
+    if (log) {
+        int crc = oplog_close(log);
+        if (rc == 0)
+            rc = crc;
+    }
+    if (rc == 0)
+        printf("%" PRIu64 " bad\n", h.nrec + 1);
     if (rc)
         fprintf(stderr, "make-ops-log: %s\n", wb_strerror(rc));
     return rc ? 1 : 0;
