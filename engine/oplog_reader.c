@@ -19,6 +19,10 @@
  * the current offset is read again, because the writer may have completed a
  * record there just before it rolled.
  *
+ * It sees what has been WRITTEN (the page cache), which can be ahead of
+ * what is durable: a reader in the node that must only pass on durable
+ * records (the mirror, replication) stops at oplog_durable_seq().
+ *
  * Not thread-safe: one reader per thread. Payload pointers point into the
  * mapping and stay valid until the next call on the reader.
  */
