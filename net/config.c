@@ -16,7 +16,17 @@
 #include <strings.h>
 
 #include "config_internal.h"
+#include "log.h"
 #include "wb_error.h"
+
+/* The server passes cfg.log_level/log_format straight to wblog_init. */
+_Static_assert((int)CFG_LOG_DEBUG == (int)WBLOG_DEBUG &&
+                   (int)CFG_LOG_INFO == (int)WBLOG_INFO &&
+                   (int)CFG_LOG_WARN == (int)WBLOG_WARN &&
+                   (int)CFG_LOG_ERROR == (int)WBLOG_ERROR &&
+                   (int)CFG_LOG_JSON == (int)WBLOG_JSON &&
+                   (int)CFG_LOG_TEXT == (int)WBLOG_TEXT,
+               "cfg and wblog enums must agree");
 
 #define KIB 1024LL
 #define MIB (1024LL * KIB)
