@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "metrics_internal.h"
+#include "utf8.h"
 #include "wb_error.h"
 
 const double metrics_seconds_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -234,7 +235,8 @@ metrics_series *metrics_series_get(metrics_family *f,
     for (size_t i = 0; i < f->nlabels; i++)
         if (!values || !values[i] ||
             strnlen(values[i], METRICS_LABEL_VALUE_MAX + 1) >
-                METRICS_LABEL_VALUE_MAX) {
+                METRICS_LABEL_VALUE_MAX ||
+            utf8_validate((const uint8_t *)values[i], strlen(values[i]))) {
             atomic_store(&f->overflow_used, 1);
             return f->overflow;
         }

@@ -28,7 +28,8 @@
  * the tuple that would exceed it (and every later new one) is counted in
  * one overflow series whose label values are all "__overflow__", so a
  * flood of board ids cannot grow memory. Label values longer than
- * METRICS_LABEL_VALUE_MAX bytes go to the overflow series too.
+ * METRICS_LABEL_VALUE_MAX bytes or not valid UTF-8 (the exposition is
+ * UTF-8) go to the overflow series too.
  *
  * Threads: registering families and metrics_series_get() take the
  * registry's / family's mutex; updating a series (inc, add, set, observe)

@@ -358,6 +358,9 @@ static void test_cardinality_is_bounded(void)
     longv[sizeof longv - 1] = '\0';
     const char *lv[] = {longv, "set"};
     metrics_inc(metrics_series_get(f, lv));
+    const char *bad_utf8[] = {"b\xff", "set"};
+    CHECK(metrics_series_get(f, bad_utf8) ==
+          metrics_series_get(f, lv)); /* both the overflow series */
     expo *e = render_parse(r);
     CHECK(e);
     CHECK_EQ_INT(e->n, 4);
