@@ -348,6 +348,21 @@ static void undo_item(engine *e, eng_item *it)
                                o->logb.ops[i].stamp.oseq);
 }
 
+/* A resend is acked with its original's stamp only if that original is
+ * still known good: a failed original was forgotten by undo_item (groups
+ * complete in order, so the original's fate is known by now). */
+static int dups_status(engine *e, const eng_item *it)
+{
+    for (uint32_t i = 0; i < it->batch->nops; i++) {
+        const wb_op *op = &it->batch->ops[i];
+        wb_stamp s;
+        if (!eng_dedupe_find(&e->dedupe, op->user, op->client_op_id, &s) ||
+            wb_stamp_cmp(&s, &op->stamp) != 0)
+            return WB_EIO;
+    }
+    return 0;
+}
+
 static void complete_group(engine *e, eng_group *g, int status, uint64_t first)
 {
     uint64_t idx = 0;
@@ -367,9 +382,12 @@ static void complete_group(engine *e, eng_group *g, int status, uint64_t first)
         }
         it->bd->inflight--;
         it->bd->pending_creates -= it->creates;
-        if (status && it->logb.nops)
-            atomic_fetch_add(&e->st_rejected, it->logb.nops);
-        ack(e, it, it->logb.nops ? status : 0, seq);
+        int st = it->logb.nops ? status : 0;
+        if (!st && it->dups && it->kind == ENG_SUB_LOCAL)
+            st = dups_status(e, it);
+        if (st)
+            atomic_fetch_add(&e->st_rejected, it->batch->nops);
+        ack(e, it, st, seq);
         item_free(it);
         it = next;
     }

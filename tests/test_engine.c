@@ -4,7 +4,10 @@
  * origin/oseq, convergence with local ops), close/reopen, board isolation,
  * resume (since) and engine_call.
  */
+#include <errno.h>
+
 #include "engine_testkit.h"
+#include "faultio.h"
 #include "wbtest.h"
 
 static engine *open_engine(const char *dir, tk *t, engine_options *o_in)
@@ -552,6 +555,84 @@ static void test_call_and_close(void)
     wb_test_rmtree(dir);
 }
 
+/* The oplog fails (fdatasync EIO): the batch is acked with the error,
+ * nothing is applied, a resend of a durable op is still acked with its
+ * stamp, and a resend of the failed op is not passed off as durable. */
+static void test_append_failure(void)
+{
+    tk t;
+    tk_init(&t);
+    const char *dir = wb_test_tmpdir("eng-fail");
+    faultio f;
+    faultio_init(&f, NULL);
+    engine_options o;
+    tk_options(&o, dir);
+    o.oplog.io = faultio_io(&f);
+    engine *e = open_engine(dir, &t, &o);
+    CHECK(e);
+    wb_op good;
+    tk_rect_op(&good, "u", "good", 1, 1, 1);
+    CHECK_OK(tk_submit(e, "b", &good, 1, 1));
+    CHECK(tk_wait_acks(&t, 1, 10000));
+    tk_ack a1;
+    CHECK(tk_find_ack(&t, 1, &a1));
+    CHECK_RC(a1.status, 0);
+
+    faultio_reset_counts(&f);
+    CHECK_OK(faultio_add(&f, FAULTIO_FSYNC, 1, FAULTIO_FAIL, EIO, 0,
+                         FAULTIO_FOREVER));
+    wb_op bad;
+    tk_rect_op(&bad, "u", "bad", 2, 2, 2);
+    CHECK_OK(tk_submit(e, "b", &bad, 1, 2));
+    CHECK_OK(tk_submit(e, "b", &bad, 1, 3)); /* resend right behind it */
+    CHECK(tk_wait_acks(&t, 3, 10000));
+    tk_ack a;
+    CHECK(tk_find_ack(&t, 2, &a));
+    CHECK_MSG(a.status == WB_EIO || a.status == WB_EFAILED, "status %s",
+              wb_errname(a.status));
+    CHECK(tk_find_ack(&t, 3, &a));
+    CHECK_MSG(a.status != 0, "a resend of a failed op was acked as durable");
+    /* The durable op's resend needs no log: acked with its stamp. */
+    CHECK_OK(tk_submit(e, "b", &good, 1, 4));
+    CHECK(tk_wait_acks(&t, 4, 10000));
+    CHECK(tk_find_ack(&t, 4, &a));
+    CHECK_RC(a.status, 0);
+    CHECK_EQ_INT(a.dups, 1);
+    CHECK(wb_stamp_cmp(&a.stamps[0], &a1.stamps[0]) == 0);
+    tk_read r;
+    CHECK_RC(tk_read_board(e, "b", "bad", &r), WB_ENOTFOUND);
+    vv_free(&r.version);
+    CHECK_OK(tk_read_board(e, "b", "good", &r));
+    CHECK_EQ_INT(r.count, 1);
+    vv_free(&r.version);
+    engine_stats st;
+    engine_get_stats(e, &st);
+    CHECK(st.ops_rejected >= 2);
+    CHECK(engine_close(e) != 0); /* the log failed: close says so */
+    faultio_destroy(&f);
+
+    /* Reopened on a healthy disk. The failed fdatasync leaves the op's
+     * fate unknown (its bytes may have reached the disk): an error ack
+     * means "not known durable". The client's resend settles it either
+     * way: logged now, or recognised from the recovered log. */
+    tk_reset(&t);
+    e = open_engine(dir, &t, NULL);
+    CHECK(e);
+    int was_there = tk_read_board(e, "b", "bad", &r) == 0;
+    vv_free(&r.version);
+    CHECK_OK(tk_submit(e, "b", &bad, 1, 5));
+    CHECK(tk_wait_acks(&t, 1, 10000));
+    CHECK(tk_find_ack(&t, 5, &a));
+    CHECK_RC(a.status, 0);
+    CHECK_EQ_INT(a.dups, was_there ? 1 : 0);
+    CHECK_OK(tk_read_board(e, "b", "bad", &r));
+    CHECK_EQ_INT(r.count, 2);
+    vv_free(&r.version);
+    CHECK_OK(engine_close(e));
+    tk_free(&t);
+    wb_test_rmtree(dir);
+}
+
 int main(void)
 {
     WB_RUN(test_submit_ack);
@@ -561,5 +642,6 @@ int main(void)
     WB_RUN(test_reopen_and_isolation);
     WB_RUN(test_resume_since);
     WB_RUN(test_call_and_close);
+    WB_RUN(test_append_failure);
     return wb_test_summary();
 }

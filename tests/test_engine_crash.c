@@ -7,8 +7,10 @@
  * of thread i sets K elements t<i>_e0..e<K-1> to x = its batch number, and
  * batch numbers only grow (cycle * 10^6 + k). The child reports each ACKED
  * batch (thread, batch number) over a pipe; the parent kills it after a
- * random delay (during recovery, during ingest, during snapshots: the
- * policy snapshots every 40 ops), then opens the engine itself and checks:
+ * random delay, counted from the fork in odd cycles (kills during
+ * recovery) and from the engine being open in even ones (kills during
+ * ingest and snapshots, the policy snapshots every 40 ops, on a machine
+ * of any speed), then opens the engine itself and checks:
  *   - acked: every element of thread i has x >= the highest batch number
  *     acked for i in any cycle so far (later batches have later stamps, so
  *     LWW keeps the newest);
@@ -28,6 +30,7 @@
 #define K 4
 #define NTHREADS 2
 #define OUTSTANDING 16
+#define READY 0xFFFFFFFFu /* crash_msg.thread of the child's "engine open" */
 
 typedef struct crash_msg {
     uint32_t thread;
@@ -98,6 +101,9 @@ static void child_main(const char *dir, int fd, uint64_t cycle)
     engine *e;
     if (engine_open(&o, &cb, &e) != 0)
         _exit(2);
+    crash_msg ready = {READY, 0, 0};
+    if (write(fd, &ready, sizeof ready) != (ssize_t)sizeof ready)
+        _exit(3);
     pthread_t th[NTHREADS];
     child_arg args[NTHREADS];
     for (uint32_t i = 0; i < NTHREADS; i++) {
@@ -107,6 +113,8 @@ static void child_main(const char *dir, int fd, uint64_t cycle)
     sleep(5); /* bounded: the parent kills us long before */
     _exit(0);
 }
+
+static int g_ready;
 
 static void read_msgs(int fd, uint64_t *max_acked, uint64_t *acks, int block)
 {
@@ -119,6 +127,8 @@ static void read_msgs(int fd, uint64_t *max_acked, uint64_t *acks, int block)
         if (n <= 0)
             return;
         for (size_t i = 0; i < (size_t)n / sizeof m[0]; i++) {
+            if (m[i].thread == READY)
+                g_ready = 1;
             if (m[i].status != 0 || m[i].thread >= NTHREADS)
                 continue;
             (*acks)++;
@@ -189,11 +199,25 @@ static void test_crash_cycles(void)
             child_main(dir, fds[1], (uint64_t)c);
         }
         close(fds[1]);
+        /* Odd cycles: the delay runs from the fork (kills land in recovery
+         * too); even cycles: from the engine being open (kills land in
+         * ingest however slow the machine is). */
         unsigned delay = 5 + (unsigned)(rand_r(&seed) % 250);
-        uint64_t end = tk_now_ms() + delay;
         uint64_t acks = 0;
-        while (tk_now_ms() < end)
+        g_ready = 0;
+        uint64_t limit = tk_now_ms() + 20000;
+        if (c % 2 == 0)
+            while (!g_ready && tk_now_ms() < limit) {
+                read_msgs(fds[0], max_acked, &acks, 0);
+                struct timespec ts = {0, 1000000};
+                nanosleep(&ts, NULL);
+            }
+        uint64_t end = tk_now_ms() + delay;
+        while (tk_now_ms() < end) {
             read_msgs(fds[0], max_acked, &acks, 0);
+            struct timespec ts = {0, 500000};
+            nanosleep(&ts, NULL);
+        }
         kill(pid, SIGKILL);
         int status;
         CHECK(waitpid(pid, &status, 0) == pid);

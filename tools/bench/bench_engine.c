@@ -47,6 +47,7 @@ typedef struct ing {
     _Atomic uint64_t acked;
     _Atomic int outstanding[MAXT];
     _Atomic int errors;
+    int nthreads;
 } ing;
 
 static void on_ack(void *ctx, uint64_t token, const engine_ack *a)
@@ -56,7 +57,7 @@ static void on_ack(void *ctx, uint64_t token, const engine_ack *a)
     g->lat_us[token] = (double)(now - g->sub_ns[token]) / 1000.0;
     if (a->status)
         atomic_fetch_add(&g->errors, 1);
-    atomic_fetch_sub(&g->outstanding[token % MAXT], 1);
+    atomic_fetch_sub(&g->outstanding[token % (uint64_t)g->nthreads], 1);
     atomic_fetch_add(&g->acked, 1);
 }
 
@@ -99,7 +100,7 @@ static void *worker_main(void *p)
     int32_t xy[64];
     uint16_t pr[32];
     for (uint64_t k = (uint64_t)w->id; k < w->nops; k += (uint64_t)w->nthreads) {
-        while (atomic_load(&w->g->outstanding[k % MAXT]) >= WINDOW) {
+        while (atomic_load(&w->g->outstanding[w->id]) >= WINDOW) {
             struct timespec ts = {0, 20000};
             nanosleep(&ts, NULL);
         }
@@ -110,7 +111,7 @@ static void *worker_main(void *p)
         size_t len;
         if (codec_encode_batch_into(&b, buf, sizeof buf, &len) != 0)
             abort();
-        atomic_fetch_add(&w->g->outstanding[k % MAXT], 1);
+        atomic_fetch_add(&w->g->outstanding[w->id], 1);
         w->g->sub_ns[k] = bench_now_ns();
         int rc;
         while ((rc = engine_submit_encoded(w->e, buf, len, k)) == WB_EAGAIN) {
@@ -167,6 +168,7 @@ static ing_result ingest_once(int nthreads, int stroke, uint64_t nops)
     engine_options o;
     engine_options_init(&o);
     o.dir = dir;
+    g->nthreads = nthreads;
     engine_callbacks cb = {g, on_ack, NULL, NULL, NULL};
     engine *e;
     if (engine_open(&o, &cb, &e))
