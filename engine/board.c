@@ -462,15 +462,27 @@ int board_get_tombstone(const board *b, const char *id, size_t id_len,
     return 0;
 }
 
-static int board_id_cmp(const void *pa, const void *pb)
+/* Sort key: the first 8 id bytes big endian (ids never contain NUL, so
+ * zero padding orders a prefix first), then the rest. Comparing the cached
+ * key first keeps the sort out of the records for almost every compare. */
+typedef struct board_sort_ent {
+    uint64_t key;
+    board_elem *e;
+} board_sort_ent;
+
+static int board_sort_cmp(const void *pa, const void *pb)
 {
-    const board_elem *a = *(const board_elem *const *)pa;
-    const board_elem *b = *(const board_elem *const *)pb;
-    size_t n = a->idlen < b->idlen ? a->idlen : b->idlen;
-    int c = memcmp(a->id, b->id, n);
-    if (c)
-        return c;
-    return (a->idlen > b->idlen) - (a->idlen < b->idlen);
+    const board_sort_ent *a = pa, *b = pb;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    size_t la = a->e->idlen, lb = b->e->idlen;
+    if (la > 8 && lb > 8) {
+        size_t n = (la < lb ? la : lb) - 8;
+        int c = memcmp(a->e->id + 8, b->e->id + 8, n);
+        if (c)
+            return c;
+    }
+    return (la > lb) - (la < lb);
 }
 
 int board_sorted_records(const board *b, board_elem ***out)
@@ -479,13 +491,27 @@ int board_sorted_records(const board *b, board_elem ***out)
     if (!b->count)
         return 0;
     board_elem **v = malloc(b->count * sizeof *v);
-    if (!v)
+    board_sort_ent *ent = malloc(b->count * sizeof *ent);
+    if (!v || !ent) {
+        free(v);
+        free(ent);
         return WB_ENOMEM;
+    }
     size_t n = 0;
-    for (size_t i = 0; i < b->cap; i++)
-        if (b->slots[i])
-            v[n++] = b->slots[i];
-    qsort(v, n, sizeof *v, board_id_cmp);
+    for (size_t i = 0; i < b->cap; i++) {
+        board_elem *e = b->slots[i];
+        if (!e)
+            continue;
+        uint64_t key = 0;
+        for (size_t k = 0; k < 8; k++)
+            key = key << 8 | (k < e->idlen ? (uint8_t)e->id[k] : 0);
+        ent[n].key = key;
+        ent[n++].e = e;
+    }
+    qsort(ent, n, sizeof *ent, board_sort_cmp);
+    for (size_t i = 0; i < n; i++)
+        v[i] = ent[i].e;
+    free(ent);
     *out = v;
     return 0;
 }

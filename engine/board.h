@@ -87,8 +87,14 @@ int board_check_op(const board *b, const wb_op *op);
  * the board stays consistent and applying the op again completes it. */
 int board_apply_op(board *b, const wb_op *op);
 
+/* board_apply_op without the validation, for ops that came out of
+ * codec_decode_batch (the decoder enforced the same rules). Passing
+ * anything else is undefined. */
+int board_apply_decoded(board *b, const wb_op *op);
+
 /* Applies every op of a batch in order; stops at the first error (earlier
- * ops stay applied) and returns it. */
+ * ops stay applied) and returns it. Ops of a batch returned by
+ * codec_decode_batch are not validated again. */
 int board_apply_batch(board *b, const wb_batch *batch);
 
 /* The version vector (borrowed). */

@@ -152,11 +152,15 @@ static int board_apply_delete(board *b, const wb_op *op)
     return 0;
 }
 
-int board_apply_op(board *b, const wb_op *op)
+static int board_apply(board *b, const wb_op *op, int validate)
 {
     if (!op->has_stamp)
         return WB_EINVAL;
-    int rc = codec_validate_op(op);
+    /* Checked even for decoded ops: the caller may have stamped them, and
+     * a zero node or oseq would make the state encoding undecodable. */
+    if (op->stamp.node == 0 || op->stamp.oseq == 0)
+        return WB_EMALFORMED;
+    int rc = validate ? codec_validate_op(op) : 0;
     if (rc)
         return rc;
     /* The vector first: it is the only step that can fail for a reason
@@ -172,10 +176,23 @@ int board_apply_op(board *b, const wb_op *op)
     return rc;
 }
 
+int board_apply_op(board *b, const wb_op *op)
+{
+    return board_apply(b, op, 1);
+}
+
+int board_apply_decoded(board *b, const wb_op *op)
+{
+    return board_apply(b, op, 0);
+}
+
 int board_apply_batch(board *b, const wb_batch *batch)
 {
+    /* A decoded batch was validated by the decoder; a caller-built one
+     * (owner_ == NULL) is validated op by op. */
+    int validate = batch->owner_ == NULL;
     for (uint32_t i = 0; i < batch->nops; i++) {
-        int rc = board_apply_op(b, &batch->ops[i]);
+        int rc = board_apply(b, &batch->ops[i], validate);
         if (rc)
             return rc;
     }

@@ -99,7 +99,14 @@ static int board_put_state(codec_writer *w, const board *b)
 
 int board_state_encode(const board *b, uint8_t **out, size_t *len)
 {
+    /* Reserve about the board's heap size up front (usually more than the
+     * encoding needs; untouched pages cost nothing) so the output is not
+     * copied by repeated doubling. */
     codec_writer w = {.grow = 1};
+    w.cap = b->bytes + 4096;
+    w.p = malloc(w.cap);
+    if (!w.p)
+        w.cap = 0;
     int rc = board_put_state(&w, b);
     if (rc) {
         free(w.p);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "op.h"
+#include "wb_error.h"
 
 /* ---- writer ----------------------------------------------------------- */
 
@@ -35,10 +36,39 @@ typedef struct codec_writer {
 } codec_writer;
 
 void codec_put_bytes(codec_writer *w, const void *src, size_t n);
-void codec_put_u8(codec_writer *w, uint8_t v);
 void codec_put_u32be(codec_writer *w, uint32_t v);
-void codec_put_uvar(codec_writer *w, uint64_t v);
-void codec_put_svar(codec_writer *w, int64_t v);
+void codec_put_uvar_slow(codec_writer *w, uint64_t v);
+
+/* The hot puts are inline: straight into the buffer when 10 bytes are
+ * free, else through the general path (counting, growing, full). */
+static inline void codec_put_uvar(codec_writer *w, uint64_t v)
+{
+    if (w->p && w->cap - w->len >= 10 && !w->err) {
+        uint8_t *d = w->p + w->len;
+        while (v >= 0x80) {
+            *d++ = (uint8_t)(v | 0x80);
+            v >>= 7;
+        }
+        *d++ = (uint8_t)v;
+        w->len = (size_t)(d - w->p);
+        return;
+    }
+    codec_put_uvar_slow(w, v);
+}
+
+static inline void codec_put_svar(codec_writer *w, int64_t v)
+{
+    codec_put_uvar(w, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+static inline void codec_put_u8(codec_writer *w, uint8_t v)
+{
+    if (w->p && w->cap > w->len && !w->err) {
+        w->p[w->len++] = v;
+        return;
+    }
+    codec_put_bytes(w, &v, 1);
+}
 void codec_put_str(codec_writer *w, const char *s, size_t n); /* len + bytes */
 void codec_put_stamp(codec_writer *w, const wb_stamp *s);
 size_t codec_uvar_size(uint64_t v);
@@ -57,10 +87,36 @@ static inline size_t codec_left(const codec_reader *r)
 {
     return r->len - r->pos;
 }
-int codec_get_u8(codec_reader *r, uint8_t *v);
 int codec_get_u32be(codec_reader *r, uint32_t *v);
-int codec_get_uvar(codec_reader *r, uint64_t *v);
-int codec_get_svar(codec_reader *r, int64_t *v);
+int codec_get_uvar_slow(codec_reader *r, uint64_t *v);
+
+static inline int codec_get_u8(codec_reader *r, uint8_t *v)
+{
+    if (r->pos >= r->len)
+        return WB_ETRUNCATED;
+    *v = r->p[r->pos++];
+    return 0;
+}
+
+/* Inline fast path for one-byte varints (most keys, counts, lengths). */
+static inline int codec_get_uvar(codec_reader *r, uint64_t *v)
+{
+    if (r->pos < r->len && r->p[r->pos] < 0x80) {
+        *v = r->p[r->pos++];
+        return 0;
+    }
+    return codec_get_uvar_slow(r, v);
+}
+
+static inline int codec_get_svar(codec_reader *r, int64_t *v)
+{
+    uint64_t u;
+    int rc = codec_get_uvar(r, &u);
+    if (rc)
+        return rc;
+    *v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+    return 0;
+}
 int codec_get_bytes(codec_reader *r, size_t n, const uint8_t **out);
 /* A length-prefixed string of at most max bytes: WB_ETOOBIG over max,
  * WB_ETRUNCATED past the end. The bytes are borrowed from the input. */

@@ -51,11 +51,6 @@ void codec_put_bytes(codec_writer *w, const void *src, size_t n)
     w->len += n;
 }
 
-void codec_put_u8(codec_writer *w, uint8_t v)
-{
-    codec_put_bytes(w, &v, 1);
-}
-
 void codec_put_u32be(codec_writer *w, uint32_t v)
 {
     uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8),
@@ -73,7 +68,7 @@ size_t codec_uvar_size(uint64_t v)
     return n;
 }
 
-void codec_put_uvar(codec_writer *w, uint64_t v)
+void codec_put_uvar_slow(codec_writer *w, uint64_t v)
 {
     uint8_t b[10];
     size_t n = 0;
@@ -83,12 +78,6 @@ void codec_put_uvar(codec_writer *w, uint64_t v)
     }
     b[n++] = (uint8_t)v;
     codec_put_bytes(w, b, n);
-}
-
-void codec_put_svar(codec_writer *w, int64_t v)
-{
-    uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-    codec_put_uvar(w, u);
 }
 
 void codec_put_str(codec_writer *w, const char *s, size_t n)
@@ -106,14 +95,6 @@ void codec_put_stamp(codec_writer *w, const wb_stamp *s)
 
 /* ---- reader ----------------------------------------------------------- */
 
-int codec_get_u8(codec_reader *r, uint8_t *v)
-{
-    if (codec_left(r) < 1)
-        return WB_ETRUNCATED;
-    *v = r->p[r->pos++];
-    return 0;
-}
-
 int codec_get_u32be(codec_reader *r, uint32_t *v)
 {
     if (codec_left(r) < 4)
@@ -125,7 +106,7 @@ int codec_get_u32be(codec_reader *r, uint32_t *v)
     return 0;
 }
 
-int codec_get_uvar(codec_reader *r, uint64_t *v)
+int codec_get_uvar_slow(codec_reader *r, uint64_t *v)
 {
     uint64_t x = 0;
     size_t i = 0;
@@ -145,16 +126,6 @@ int codec_get_uvar(codec_reader *r, uint64_t *v)
     }
     r->pos += i;
     *v = x;
-    return 0;
-}
-
-int codec_get_svar(codec_reader *r, int64_t *v)
-{
-    uint64_t u;
-    int rc = codec_get_uvar(r, &u);
-    if (rc)
-        return rc;
-    *v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
     return 0;
 }
 

@@ -114,7 +114,7 @@ static void bench_moves(void)
         board *b = board_of(10000, 0);
         uint64_t t0 = bench_now_ns();
         for (int k = 0; k < n; k++) {
-            wb_op op = move_op(k * 7919 % 10000, (uint64_t)k + 1);
+            wb_op op = move_op((int)((uint64_t)k * 7919 % 10000), (uint64_t)k + 1);
             if (board_apply_op(b, &op) != 0)
                 abort();
         }
@@ -236,6 +236,7 @@ static void bench_memory(void)
 
 int main(void)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0);
     make_ids();
     bench_moves();
     bench_strokes(50);
