@@ -215,7 +215,7 @@ static eng_item *prep_remote(engine *e, eng_item *it, uint8_t *keep)
 
 static eng_item *prep(engine *e, const eng_sub *s)
 {
-    static uint8_t keep[WB_MAX_OPS_PER_BATCH]; /* engine thread only */
+    uint8_t *keep = e->keep;
     eng_item *it = calloc(1, sizeof *it);
     if (!it) {
         codec_batch_free(s->batch);

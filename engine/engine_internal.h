@@ -255,6 +255,7 @@ struct engine {
     uint64_t last_tick_ms, last_purge_ms;
     int replaying;
     int close_rc;               /* final snapshots at close */
+    uint8_t keep[WB_MAX_OPS_PER_BATCH]; /* per-op scratch of eng_ingest */
 
     /* snapshot thread */
     pthread_t snap_thread;
