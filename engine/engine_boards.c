@@ -76,12 +76,18 @@ void eng_board_account(engine *e, eng_board *bd)
     atomic_store(&e->st_mem, e->mem_used);
 }
 
-static int bd_load_state(engine *e, const char *idz, size_t len,
-                         eng_board *bd)
+#define ENG_LOAD_TRIES 8 /* snapshots tried, newest first, per cold load */
+
+/* One snapshot at or below max_pos into bd. Returns 0 (loaded), 1 (one
+ * failed to decode: *max_pos lowered, try again), WB_ENOTFOUND or an
+ * error. *skipped counts newer snapshots that were passed over. */
+static int bd_try_snapshot(engine *e, const char *idz, eng_board *bd,
+                           uint64_t *max_pos, uint32_t *skipped)
 {
     snap_loaded L;
     memset(&L, 0, sizeof L);
-    int rc = snap_get_latest(e->store, idz, UINT64_MAX, INT64_MAX, &L);
+    int rc = snap_get_latest(e->store, idz, *max_pos, INT64_MAX, &L);
+    *skipped += L.skipped;
     if (L.skipped)
         eng_log(e, ENGINE_LOG_WARN, "snapshot.corrupt_skipped",
                 "boardId=%s skipped=%u first_id=%llu code=%s", idz,
@@ -91,16 +97,37 @@ static int bd_load_state(engine *e, const char *idz, size_t len,
         rc = board_state_decode(L.state, L.state_len, &e->opt.limits,
                                 &bd->b);
         bd->snap_pos = L.info.pos;
-        if (rc)
-            eng_log(e, ENGINE_LOG_ERROR, "board.load_failed",
-                    "boardId=%s snapshot=%llu code=%s", idz,
-                    (unsigned long long)L.info.id, wb_errname(rc));
-    } else if (rc == WB_ENOTFOUND) {
+        if (rc) {
+            eng_log(e, ENGINE_LOG_ERROR, "snapshot.undecodable",
+                    "boardId=%s snapshot=%llu pos=%llu code=%s", idz,
+                    (unsigned long long)L.info.id,
+                    (unsigned long long)L.info.pos, wb_errname(rc));
+            (*skipped)++;
+            rc = L.info.pos ? 1 : WB_ENOTFOUND;
+            *max_pos = L.info.pos ? L.info.pos - 1 : 0;
+        }
+    }
+    snap_loaded_free(&L);
+    return rc;
+}
+
+/* Cold load: the newest snapshot that loads; if newer ones were passed
+ * over (corrupt or undecodable), the board's records after the one used
+ * are replayed from the oplog (invariant 2 only holds for the newest). */
+static int bd_load_state(engine *e, const char *idz, size_t len,
+                         eng_board *bd)
+{
+    uint64_t max_pos = UINT64_MAX;
+    uint32_t skipped = 0;
+    int rc = 1;
+    for (int i = 0; i < ENG_LOAD_TRIES && rc == 1; i++)
+        rc = bd_try_snapshot(e, idz, bd, &max_pos, &skipped);
+    if (rc == WB_ENOTFOUND || rc == 1) {
+        if (rc == 1)
+            skipped++;
         rc = board_create(idz, len, &e->opt.limits, &bd->b);
         bd->snap_pos = 0;
     }
-    uint32_t skipped = L.skipped;
-    snap_loaded_free(&L);
     if (rc)
         return rc;
     if (skipped && e->applied_seq > bd->snap_pos)

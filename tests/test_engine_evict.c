@@ -7,6 +7,7 @@
 #include <dirent.h>
 
 #include "engine_testkit.h"
+#include "snap.h"
 #include "wbtest.h"
 
 static engine *open_with(engine_options *o, tk *t)
@@ -319,11 +320,86 @@ static void test_retention_floor(void)
     wb_test_rmtree(dir);
 }
 
+typedef struct find_snap {
+    uint64_t newest_id, newest_pos;
+    int n;
+} find_snap;
+
+static int find_snap_cb(void *arg, const snap_info *info)
+{
+    find_snap *f = arg;
+    f->n++;
+    if (info->pos >= f->newest_pos) {
+        f->newest_pos = info->pos;
+        f->newest_id = info->id;
+    }
+    return 0;
+}
+
+/* The newest snapshot is undecodable (and the one before it is gone): the
+ * cold load falls back to an older snapshot and replays the board's
+ * records after it from the oplog, ending at the same state. */
+static void test_bad_snapshot_fallback(void)
+{
+    tk t;
+    tk_init(&t);
+    const char *dir = wb_test_tmpdir("eng-badsnap");
+    engine_options o;
+    tk_options(&o, dir);
+    o.snap_every_ops = 0;
+    o.snap_every_ms = 0;
+    o.snap_keep = 5;
+    engine *e = open_with(&o, &t);
+    CHECK(e);
+    size_t acks = 0;
+    CHECK_OK(submit_board(e, &t, "fb", 30, 1, &acks));
+    CHECK_RC(engine_call(e, snap_all_fn, NULL, 10000), 0); /* S1 */
+    CHECK_OK(submit_board(e, &t, "fb", 25, 100, &acks));
+    tk_read r;
+    CHECK_OK(tk_read_board(e, "fb", NULL, &r));
+    uint64_t h = r.hash;
+    vv_free(&r.version);
+    CHECK_OK(engine_close(e)); /* S2 at close */
+
+    char sdir[700];
+    snprintf(sdir, sizeof sdir, "%s/snap", dir);
+    snap_store *s;
+    CHECK_OK(snap_store_open(sdir, NULL, &s));
+    find_snap f = {0, 0, 0};
+    CHECK_OK(snap_list(s, "fb", find_snap_cb, &f));
+    CHECK_EQ_INT(f.n, 2);
+    CHECK_OK(snap_delete(s, f.newest_id));
+    static const char junk[] = "this is not a board state";
+    CHECK_OK(snap_put(s, "fb", junk, sizeof junk, f.newest_pos, NULL, 0, 0,
+                      0, NULL));
+    snap_store_close(s);
+
+    tk_reset(&t);
+    e = open_with(&o, &t);
+    CHECK(e);
+    CHECK_OK(tk_read_board(e, "fb", "e9", &r));
+    CHECK_EQ_U64(r.hash, h);
+    CHECK_EQ_INT(r.x, 100 + 19);
+    vv_free(&r.version);
+    /* The board is dirty again (not covered by a good snapshot): a close
+     * snapshots it, and the next open loads that one. */
+    CHECK_OK(engine_close(e));
+    e = open_with(&o, &t);
+    CHECK(e);
+    CHECK_OK(tk_read_board(e, "fb", NULL, &r));
+    CHECK_EQ_U64(r.hash, h);
+    vv_free(&r.version);
+    CHECK_OK(engine_close(e));
+    tk_free(&t);
+    wb_test_rmtree(dir);
+}
+
 int main(void)
 {
     WB_RUN(test_evict_reload_same_hash);
     WB_RUN(test_memory_budget_many_boards);
     WB_RUN(test_snapshot_policy);
     WB_RUN(test_retention_floor);
+    WB_RUN(test_bad_snapshot_fallback);
     return wb_test_summary();
 }
