@@ -126,6 +126,10 @@ void codec_sbuf_jstr(codec_sbuf *s, const char *text, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     codec_sbuf_put(s, "\"", 1);
+    if (n == 0) { /* text may be NULL */
+        codec_sbuf_put(s, "\"", 1);
+        return;
+    }
     size_t run = 0; /* start of the pending unescaped run */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)text[i];
