@@ -809,6 +809,19 @@ static void test_json_numbers_and_escapes(void)
         fprintf(stderr, "  got  %s\n  want %s\n", json, want);
     free(json);
     CHECK(same);
+    /* Empty strings of caller-built ops may have NULL pointers (UBSan
+     * caught pointer arithmetic on NULL here once). */
+    op.user = (wb_str){NULL, 0};
+    op.props.mask = WB_PROP_BIT(WB_PROP_GROUP);
+    op.props.group = (wb_str){NULL, 0};
+    CHECK_OK(codec_batch_to_json(&b, &json, NULL));
+    same = strstr(json, "\"user\":\"\"") && strstr(json, "\"groupId\":\"\"");
+    free(json);
+    CHECK(same);
+    uint8_t *buf;
+    size_t len;
+    CHECK_OK(codec_encode_batch(&b, &buf, &len));
+    free(buf);
 }
 
 /* Random mutations of valid vectors never crash and never yield a batch
