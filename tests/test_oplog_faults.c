@@ -121,6 +121,8 @@ static int acks_cb(void *arg, const oplog_record *rec, uint32_t p,
                    uint32_t c)
 {
     struct acks *a = arg;
+    if (p == 8)
+        return 0; /* untracked marker records (test_enospc_queued) */
     if (p != 9 || c >= a->next_counter)
         return -1;
     if (a->status[c] == 0 && a->seq_of[c] != rec->seq)
@@ -295,6 +297,69 @@ static void test_enospc_write(void)
     wb_test_rmtree(dir);
 }
 
+/* ENOSPC on a flush holding several batches: all of them, and what is
+ * queued behind, fail with WB_EFULL; their seqs are given again. */
+struct stall {
+    _Atomic int release;
+};
+
+static void stall_done(void *arg, uint64_t first, uint64_t last, int st)
+{
+    struct stall *s = arg;
+    /* Holds the writer thread so that the next batches queue up. */
+    for (int i = 0; i < 2000 && !atomic_load(&s->release); i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void test_enospc_queued(void)
+{
+    const char *dir = wb_test_tmpdir("flt-nospc-q");
+    static faultio f;
+    faultio_init(&f, NULL);
+    static struct acks a;
+    acks_init(&a);
+    oplog *log;
+    CHECK_OK(open_faulty(dir, &f, 1 << 20, &log));
+    for (int i = 0; i < 2; i++)
+        CHECK_OK(acks_status_one(log, &a, 100));
+    static struct stall st;
+    atomic_store(&st.release, 0);
+    uint8_t buf[CK_MIN_PAYLOAD];
+    ck_payload_fill(buf, sizeof buf, 8, 0);
+    oplog_entry e = {.type = 1, .payload = buf, .len = sizeof buf};
+    CHECK_OK(oplog_append_batch(log, &e, 1, stall_done, &st, NULL));
+    /* seq 3 is written and its callback holds the writer: queue 4 more. */
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    CHECK_OK(faultio_add(&f, FAULTIO_WRITE, faultio_count(&f, FAULTIO_WRITE) + 1,
+                         FAULTIO_PARTIAL_FAIL, ENOSPC, 100, 1));
+    uint32_t first_counter = a.next_counter;
+    for (int i = 0; i < 4; i++) {
+        uint32_t lens[2] = {200, 300};
+        CHECK_OK(acks_append(log, &a, 2, lens));
+    }
+    atomic_store(&st.release, 1);
+    CHECK_OK(acks_wait(&a));
+    for (uint32_t c = first_counter; c < a.next_counter; c++) {
+        CHECK_RC(a.status[c], WB_EFULL);
+        CHECK_EQ_U64(a.seq_of[c], 4 + (c - first_counter));
+    }
+    CHECK_EQ_U64(oplog_next_seq(log), 4);
+    uint32_t next = a.next_counter;
+    CHECK_OK(acks_status_one(log, &a, 64));
+    CHECK_EQ_U64(a.seq_of[next], 4);
+    CHECK_OK(oplog_close(log));
+    char err[300];
+    uint64_t n = 0;
+    CHECK_MSG(verify_log(dir, &a, err, sizeof err, &n) == 0, "%s", err);
+    CHECK_EQ_U64(n, 4); /* 1, 2, the stalled 3, and the new 4 */
+    acks_destroy(&a);
+    faultio_destroy(&f);
+    wb_test_rmtree(dir);
+}
+
 /* ENOSPC while making the next segment ready: the batch that needs it gets
  * WB_EFULL; once space is back the roll happens. */
 static void test_enospc_roll(void)
@@ -422,6 +487,7 @@ int main(void)
         WB_RUN(test_short_writes);
         WB_RUN(test_enospc_write);
         WB_RUN(test_enospc_roll);
+        WB_RUN(test_enospc_queued);
         WB_RUN(test_sweep_write_eio);
         WB_RUN(test_sweep_fsync_eio);
         WB_RUN(test_sweep_write_enospc);

@@ -506,6 +506,50 @@ static void test_append_from_callback(void)
     wb_test_rmtree(dir);
 }
 
+/* oplog_close completes and writes everything queued before it. */
+static void test_close_drains(void)
+{
+    const char *dir = wb_test_tmpdir("wr-drain");
+    oplog_options o;
+    opts_for(&o, dir);
+    oplog *log;
+    CHECK_OK(oplog_open(&o, &log, NULL, NULL, 0));
+    struct count_cb cc = {0, 0};
+    uint8_t buf[200];
+    for (uint32_t c = 0; c < 2000; c++) {
+        ck_payload_fill(buf, sizeof buf, 4, c);
+        oplog_entry e = {.type = 1, .payload = buf, .len = sizeof buf};
+        CHECK_OK(oplog_append_batch(log, &e, 1, count_done, &cc, NULL));
+    }
+    CHECK_OK(oplog_close(log)); /* no wait before it */
+    CHECK_EQ_U64(atomic_load(&cc.ok), 2000);
+    CHECK_EQ_U64(atomic_load(&cc.bad), 0);
+    ck_summary sum;
+    CHECK_MSG(ck_read_all(dir, NULL, NULL, &sum) == 0, "%s", sum.error);
+    CHECK_EQ_U64(sum.records, 2000);
+    wb_test_rmtree(dir);
+}
+
+/* WB_OPLOG_NO_URING=1 forces the fallback whatever the options say. */
+static void test_env_forces_fallback(void)
+{
+    const char *dir = wb_test_tmpdir("wr-env");
+    oplog_options o;
+    opts_for(&o, dir);
+    o.no_uring = 0;
+    setenv("WB_OPLOG_NO_URING", "1", 1);
+    oplog *log;
+    int rc = oplog_open(&o, &log, NULL, NULL, 0);
+    unsetenv("WB_OPLOG_NO_URING");
+    CHECK_OK(rc);
+    oplog_stats st;
+    oplog_get_stats(log, &st);
+    CHECK_EQ_INT(st.uring, 0);
+    CHECK_OK(append_ck(log, 1, 0, 100, NULL));
+    CHECK_OK(oplog_close(log));
+    wb_test_rmtree(dir);
+}
+
 int main(void)
 {
     for (g_no_uring = 0; g_no_uring <= 1; g_no_uring++) {
@@ -522,6 +566,8 @@ int main(void)
         WB_RUN(test_busy);
         WB_RUN(test_invalid);
         WB_RUN(test_append_from_callback);
+        WB_RUN(test_close_drains);
     }
+    WB_RUN(test_env_forces_fallback);
     return wb_test_summary();
 }
