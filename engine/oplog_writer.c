@@ -177,10 +177,11 @@ static void enter_failed(oplog *log, int code)
     fail_not_durable(log);
     fail_later(log, log->in, WB_EFAILED);
     log->in = NULL;
+    log->need_roll = 0;
     fail_later(log, oplog_queue_stop(&log->q, WB_EFAILED, 1), WB_EFAILED);
 }
 
-/* Every live flush after `after` that has no status yet gets `status`. */
+/* Every live flush from `from` on that has no status yet gets `status`. */
 static void fail_flushes_from(oplog *log, uint64_t from, int status)
 {
     for (uint64_t id = from; id < log->next_id; id++) {
@@ -196,6 +197,7 @@ static void fail_full_from(oplog *log, uint64_t seq)
 {
     struct oplog_batch *in = log->in;
     log->in = NULL;
+    log->need_roll = 0; /* the batch that wanted the roll is gone */
     fail_later(log, in, WB_EFULL);
     fail_later(log, oplog_queue_rewind(&log->q, seq), WB_EFULL);
 }
