@@ -207,6 +207,8 @@ void eng_snap_policy(engine *e, uint64_t now_ms);
 void eng_snap_results(engine *e, eng_snap_job *list);
 /* Recomputes the clean position and persists it if it moved. */
 void eng_clean_update(engine *e);
+/* Waits for every queued snapshot job and handles the results. */
+void eng_snap_wait(engine *e);
 /* Snapshots every dirty board and waits for the commits. */
 int eng_snap_all_wait(engine *e);
 

@@ -16,7 +16,8 @@
  *   - the dedupe window: own-origin ops of the last dedupe_window records
  *     (read from before the clean position too, so a resend after any
  *     restart is recognised, as far as the oplog is retained).
- * No callbacks other than on_log/on_board run during replay.
+ * Replay keeps to the memory budget (replay_budget). No callbacks other
+ * than on_log/on_board run during replay.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,20 @@ static void prescan_dedupe(engine *e, uint64_t *max_hlc)
     oplog_reader_close(r);
 }
 
+/* Keeps the replay within the memory budget: every 64 records, if over
+ * it, the least recently used boards are snapshotted at the current
+ * position (every record of theirs up to it is applied), the replay waits
+ * for those commits and frees them: the same eviction as the running
+ * loop's, made synchronous so that memory cannot run ahead of it. */
+static void replay_budget(engine *e)
+{
+    if (!e->opt.mem_budget || e->mem_used <= e->opt.mem_budget)
+        return;
+    eng_boards_evict(e, eng_now_ms(), 0);
+    eng_snap_wait(e);
+    eng_boards_evict(e, eng_now_ms(), 0);
+}
+
 int eng_recover(engine *e, uint64_t *records)
 {
     uint64_t max_hlc = e->clock.last;
@@ -114,7 +129,8 @@ int eng_recover(engine *e, uint64_t *records)
         }
         if (rec.seq > e->applied_seq)
             e->applied_seq = rec.seq;
-        (*records)++;
+        if (++(*records) % 64 == 0)
+            replay_budget(e);
     }
     if (rc < 0) {
         uint64_t off = 0;

@@ -264,8 +264,7 @@ void eng_clean_update(engine *e)
     sq_push(e, j);
 }
 
-/* Waits for every queued snapshot job and handles the results. */
-static void snap_wait_all(engine *e)
+void eng_snap_wait(engine *e)
 {
     while (e->snaps_inflight) {
         pthread_mutex_lock(&e->mu);
@@ -281,7 +280,7 @@ static void snap_wait_all(engine *e)
 int eng_snap_all_wait(engine *e)
 {
     eng_drain(e);
-    snap_wait_all(e); /* earlier snapshots first: one in flight per board */
+    eng_snap_wait(e); /* earlier snapshots first: one in flight per board */
     uint64_t errs = atomic_load(&e->st_snap_err);
     int rc = 0;
     for (eng_board *bd = e->lru_head; bd; bd = bd->lru_next) {
@@ -289,7 +288,7 @@ int eng_snap_all_wait(engine *e)
         if (r && !rc)
             rc = r;
     }
-    snap_wait_all(e);
+    eng_snap_wait(e);
     if (!rc && atomic_load(&e->st_snap_err) != errs)
         rc = WB_EIO;
     return rc;
@@ -308,6 +307,6 @@ int engine_evict_all(engine *e)
         return WB_EINVAL;
     eng_snap_all_wait(e);
     eng_boards_evict(e, eng_now_ms(), 1);
-    snap_wait_all(e);
+    eng_snap_wait(e);
     return (int)e->nboards;
 }

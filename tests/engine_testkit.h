@@ -54,6 +54,7 @@ typedef struct tk {
     tk_enc *encs;
     size_t nencs, encap;
     uint64_t snapshot_logs, corrupt_logs, loaded, evicted;
+    uint64_t peak_loaded; /* max of loaded - evicted seen */
     int order_error;  /* on_ops seqs not increasing */
     int verbose;
 } tk;
@@ -122,6 +123,8 @@ static inline void tk_on_board(void *ctx, const char *bid, int loaded)
         t->loaded++;
     else
         t->evicted++;
+    if (t->loaded - t->evicted > t->peak_loaded)
+        t->peak_loaded = t->loaded - t->evicted;
     pthread_mutex_unlock(&t->mu);
 }
 

@@ -5,6 +5,8 @@
  * floor is the minimum of what is still needed, and compaction honours it.
  */
 #include <dirent.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include "engine_testkit.h"
 #include "snap.h"
@@ -394,6 +396,82 @@ static void test_bad_snapshot_fallback(void)
     wb_test_rmtree(dir);
 }
 
+/* Child: 100 boards x 10 ops, no snapshot, then killed: everything is
+ * left for the next open's replay. */
+static void replay_child(const char *dir)
+{
+    tk t;
+    tk_init(&t);
+    engine_options o;
+    tk_options(&o, dir);
+    o.snap_every_ops = 0;
+    o.snap_every_ms = 0;
+    o.mem_budget = 0;
+    engine *e = open_with(&o, &t);
+    if (!e)
+        _exit(2);
+    size_t acks = 0;
+    for (int b = 0; b < 100; b++) {
+        char bid[16];
+        snprintf(bid, sizeof bid, "rp%03d", b);
+        if (submit_board(e, &t, bid, 10, (uint64_t)b * 100 + 1, &acks))
+            _exit(3);
+    }
+    raise(SIGKILL);
+}
+
+static void test_replay_keeps_budget(void)
+{
+    const char *d = wb_test_tmpdir("eng-rbudget");
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", d);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0)
+        replay_child(dir);
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK_MSG(WIFSIGNALED(st), "replay child failed: %d", WEXITSTATUS(st));
+
+    tk t;
+    tk_init(&t);
+    engine_options o;
+    tk_options(&o, dir);
+    o.snap_every_ops = 0;
+    o.snap_every_ms = 0;
+    o.mem_budget = 64u << 10;
+    engine *e = open_with(&o, &t);
+    CHECK(e);
+    engine_stats s;
+    engine_get_stats(e, &s);
+    CHECK_EQ_U64(s.recovery_records, 1000);
+    uint64_t end = tk_now_ms() + 10000;
+    while (s.mem_used > o.mem_budget && tk_now_ms() < end) {
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+        engine_get_stats(e, &s);
+    }
+    CHECK_MSG(s.mem_used <= o.mem_budget, "mem %llu after replay",
+              (unsigned long long)s.mem_used);
+    CHECK(s.boards_evicted > 50);
+    /* evicted while replaying, not only afterwards */
+    fprintf(stderr, "  peak %llu boards loaded\n", (unsigned long long)t.peak_loaded);
+    CHECK_MSG(t.peak_loaded <= 50, "peak %llu boards loaded",
+              (unsigned long long)t.peak_loaded);
+    for (int b = 0; b < 100; b++) {
+        char bid[16];
+        snprintf(bid, sizeof bid, "rp%03d", b);
+        tk_read r;
+        CHECK_OK(tk_read_board(e, bid, "e9", &r));
+        CHECK_EQ_INT(r.count, 10);
+        CHECK_EQ_INT(r.x, b * 100 + 10);
+        vv_free(&r.version);
+    }
+    CHECK_OK(engine_close(e));
+    tk_free(&t);
+    wb_test_rmtree(dir);
+}
+
 int main(void)
 {
     WB_RUN(test_evict_reload_same_hash);
@@ -401,5 +479,6 @@ int main(void)
     WB_RUN(test_snapshot_policy);
     WB_RUN(test_retention_floor);
     WB_RUN(test_bad_snapshot_fallback);
+    WB_RUN(test_replay_keeps_budget);
     return wb_test_summary();
 }
