@@ -23,6 +23,11 @@
  * what is durable: a reader in the node that must only pass on durable
  * records (the mirror, replication) stops at oplog_durable_seq().
  *
+ * A reader that falls behind retention (its segment and the next one
+ * deleted while it reads) stops with WB_ESTALE, not WB_ECORRUPT. A reader
+ * opened below the oldest segment starts at the oldest record: the caller
+ * sees the first seq it gets.
+ *
  * Not thread-safe: one reader per thread. Payload pointers point into the
  * mapping and stay valid until the next call on the reader.
  */
@@ -30,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "oplog_format.h"
 #include "oplog_internal.h"
@@ -203,9 +209,16 @@ static int at_segment_end(oplog_reader *r, int dec, const char *why)
     if (rc)
         return fail(r, rc == WB_ENOTFOUND ? WB_ECORRUPT : rc, r->off,
                     "next segment vanished");
-    if (next != r->expect)
+    if (next != r->expect) {
+        /* Our segment unlinked under us and its successor too: retention
+         * ran past this reader. Not corruption: the records are gone. */
+        if (access(r->path, F_OK) != 0 && errno == ENOENT)
+            return fail(r, WB_ESTALE, r->off,
+                        "records after this segment were deleted by "
+                        "retention while it was read");
         return fail(r, WB_ECORRUPT, r->off,
                     "sequence gap: next segment does not follow this one");
+    }
     rc = map_segment(r, next);
     return rc ? rc : 1;
 }

@@ -208,6 +208,42 @@ static void test_gap_between_segments(void)
     wb_test_rmtree(dir);
 }
 
+/* Retention deletes the segment being read and the next one: the reader
+ * says it fell behind (WB_ESTALE), not corruption. Deleting only the
+ * segment being read is harmless: its mapping stays valid. */
+static void test_retention_under_reader(void)
+{
+    const char *dir = wb_test_tmpdir("rd-retain");
+    static tl_log L;
+    CHECK_OK(tl_build(&L, dir, 1, SEG, 300, 1, 0));
+    CHECK(L.nsegs >= 6);
+    oplog_reader *r;
+    oplog_record rec;
+    CHECK_OK(oplog_reader_open(dir, 1, &r));
+    CHECK_RC(oplog_reader_next(r, &rec), 1);
+    CHECK_RC(oplog_segment_retain(wb_io_default(), dir, L.segs[1],
+                                  L.segs[L.nsegs - 1], NULL),
+             1);
+    uint64_t n = 1;
+    int rc;
+    while ((rc = oplog_reader_next(r, &rec)) == 1 && rec.seq < L.segs[2]) {
+        CHECK(tl_matches(&rec, n + 1));
+        n++;
+    }
+    CHECK_RC(rc, 1); /* crossed into segment 2 */
+    CHECK(tl_matches(&rec, L.segs[2]));
+    n++;
+    CHECK_RC(oplog_segment_retain(wb_io_default(), dir, L.segs[4],
+                                  L.segs[L.nsegs - 1], NULL),
+             3);
+    while ((rc = oplog_reader_next(r, &rec)) == 1)
+        n++;
+    CHECK_RC(rc, WB_ESTALE);
+    CHECK_EQ_U64(n, L.segs[3] - 1);
+    oplog_reader_close(r);
+    wb_test_rmtree(dir);
+}
+
 static void test_bad_header(void)
 {
     const char *dir = wb_test_tmpdir("rd-hdr");
@@ -491,6 +527,7 @@ int main(int argc, char **argv)
     WB_RUN(test_corruption_in_sealed_segment);
     WB_RUN(test_gap_between_segments);
     WB_RUN(test_bad_header);
+    WB_RUN(test_retention_under_reader);
     WB_RUN(test_follow_live_writer);
     WB_RUN(test_reads_what_the_writer_wrote);
     WB_RUN(test_follow_real_writer);
