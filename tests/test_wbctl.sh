@@ -75,6 +75,14 @@ grep -q "$hex1" "$T/out" || fail "inspect text lacks the payload hex"
 expect_rc 0 "$WBCTL" repair "$T/clean"
 grep -q "nothing to repair" "$T/out" || fail "repair clean: $(cat "$T/out")"
 
+# An empty directory is an empty, clean log.
+mkdir -p "$T/empty"
+expect_rc 0 "$WBCTL" verify "$T/empty"
+grep -q "clean (0 segments)" "$T/out" || fail "verify empty: $(cat "$T/out")"
+expect_rc 0 "$WBCTL" inspect --json "$T/empty"
+[[ $(json 'len(j["records"])' "$T/out") == 0 ]] || fail "inspect empty: records"
+expect_rc 1 "$WBCTL" inspect "$T/no-such-dir"
+
 # --- mid-log corruption -------------------------------------------------------
 cp -r "$T/clean" "$T/bad"
 seg=$(json 'j["records"][4]["segment"]' "$T/clean.json")
