@@ -181,6 +181,12 @@ int codec_get_stamp(codec_reader *r, wb_stamp *out)
 
 /* ---- arena ------------------------------------------------------------ */
 
+/* First chunk: a one-op batch (batch, input copy, op array) fits, and the
+ * whole malloc block stays within glibc's per-thread cache sizes (<= 1032
+ * bytes), which keeps decode-and-free of small batches off the locked
+ * malloc paths. Later chunks double. */
+#define CODEC_FIRST_CHUNK 480u
+
 struct codec_chunk {
     codec_chunk *next;
     size_t used;
@@ -193,7 +199,7 @@ void *codec_arena_alloc(codec_arena *a, size_t n)
     n = (n + 7) & ~(size_t)7;
     codec_chunk *c = a->head;
     if (!c || c->size - c->used < n) {
-        size_t size = c ? c->size * 2 : 1024;
+        size_t size = c ? c->size * 2 : CODEC_FIRST_CHUNK;
         if (size < n)
             size = n;
         c = malloc(sizeof *c + size);
