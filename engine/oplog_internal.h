@@ -7,8 +7,8 @@
  *                       in oplog_format.h and docs/oplog-format.md)
  *   oplog_segment.c     segment files: naming, listing, prepare (zero-fill
  *                       ahead of use), activate, retention
- *   oplog_recover.c     open-time recovery of the newest segment, offline
- *                       verify and repair
+ *   oplog_recover.c     open-time recovery of the newest segment
+ *   oplog_check.c       offline verify and repair (wbctl)
  *   oplog_reader.c      sequential reader across segments
  *   oplog_writer.c      the writer thread, queue, group commit, io_uring and
  *                       the pwrite fallback; oplog_open/append/close
