@@ -73,7 +73,9 @@ void board_set_limits(board *b, const board_limits *l);
 
 /* Checks whether applying op (a local op about to be logged) is allowed:
  * codec validity, the per-element limits (WB_ETOOBIG: points or text over
- * the board's limit), the element count and the byte budget (WB_ELIMIT).
+ * the board's limit), the element count and the byte budget (WB_ELIMIT;
+ * a delete of an id the board has no record of counts too: it creates a
+ * tombstone record).
  * An op without a stamp is judged as if it won every property (as a freshly
  * stamped local op does). Never mutates the board. Returns 0 or an error. */
 int board_check_op(const board *b, const wb_op *op);

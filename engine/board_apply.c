@@ -60,8 +60,17 @@ int board_check_op(const board *b, const wb_op *op)
     int rc = codec_validate_op(op);
     if (rc)
         return rc;
-    if (op->kind != WB_OP_UPSERT)
+    if (op->kind != WB_OP_UPSERT) {
+        /* A delete of an unknown id still creates a tombstone record (the
+         * create may be in flight), so it counts against the byte budget:
+         * otherwise deletes of random ids would grow the board unbounded. */
+        if (b->limits.max_bytes &&
+            !board_find(b, op->elem.ptr, op->elem.len) &&
+            board_memory_usage(b) + board_record_bytes(op->elem.len) >
+                b->limits.max_bytes)
+            return WB_ELIMIT;
         return 0;
+    }
     const wb_props *p = &op->props;
     if ((p->mask & WB_PROP_BIT(WB_PROP_POINTS)) && b->limits.max_points &&
         p->points.n > b->limits.max_points)

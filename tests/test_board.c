@@ -312,6 +312,14 @@ static void test_limits(void)
     CHECK_OK(board_check_op(b, &t));
     s.props.points.n = 10; /* ~100 bytes of points plus a new record */
     CHECK_RC(board_check_op(b, &s), WB_ELIMIT);
+    /* Deletes of ids the board never saw make tombstone records: they
+     * count against the byte budget; a delete of a known id does not. */
+    wb_op dn = del("unknown-id", 0, 1, 1);
+    dn.has_stamp = 0;
+    CHECK_RC(board_check_op(b, &dn), WB_ELIMIT);
+    wb_op dk = del("e1", 0, 1, 1);
+    dk.has_stamp = 0;
+    CHECK_OK(board_check_op(b, &dk));
     /* Nothing above changed the board. */
     CHECK_EQ_U64(hash_of(b), h);
     CHECK_EQ_INT(board_memory_usage(b), mem);
