@@ -518,6 +518,25 @@ static int slow_fn(engine *e, void *arg)
     return 7;
 }
 
+typedef struct slow_arg {
+    engine *e;
+    int runs;
+    int rc;
+} slow_arg;
+
+static void *slow_thread(void *p)
+{
+    slow_arg *a = p;
+    a->rc = engine_call(a->e, slow_fn, &a->runs, 5000);
+    return NULL;
+}
+
+static int count_fn(engine *e, void *arg)
+{
+    (*(int *)arg)++;
+    return 0;
+}
+
 static void test_call_and_close(void)
 {
     tk t;
@@ -528,6 +547,20 @@ static void test_call_and_close(void)
     int runs = 0;
     CHECK_RC(engine_call(e, slow_fn, &runs, 5000), 7);
     CHECK_EQ_INT(runs, 1);
+    /* A call stuck behind a slow one times out and never runs. */
+    slow_arg sa = {e, 0, 0};
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, slow_thread, &sa) == 0);
+    struct timespec ts = {0, 50 * 1000000l};
+    nanosleep(&ts, NULL); /* let the slow call start */
+    int quick = 0;
+    CHECK_RC(engine_call(e, count_fn, &quick, 20), WB_ETIMEDOUT);
+    pthread_join(th, NULL);
+    CHECK_RC(sa.rc, 7);
+    CHECK_RC(engine_call(e, count_fn, &runs, 5000), 0); /* after it */
+    CHECK_EQ_INT(quick, 0);
+    CHECK_EQ_INT(runs, 2);
+    CHECK_RC(engine_call(e, NULL, NULL, 100), WB_EINVAL);
     /* Submissions queued before close are all acked by close. */
     for (int i = 0; i < 50; i++) {
         wb_op op;
