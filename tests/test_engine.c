@@ -666,6 +666,43 @@ static void test_append_failure(void)
     wb_test_rmtree(dir);
 }
 
+static void test_open_errors(void)
+{
+    engine *e = NULL;
+    engine_options o;
+    engine_options_init(&o);
+    CHECK_RC(engine_open(&o, NULL, &e), WB_EINVAL); /* no dir */
+    const char *dir = wb_test_tmpdir("eng-openerr");
+    char p[700];
+    snprintf(p, sizeof p, "%s/oplog", dir);
+    FILE *f = fopen(p, "w"); /* a file where the oplog directory goes */
+    CHECK(f);
+    fputs("not a directory", f);
+    fclose(f);
+    o.dir = dir;
+    int rc = engine_open(&o, NULL, &e);
+    CHECK_MSG(rc != 0, "engine_open over a broken oplog dir succeeded");
+    CHECK(e == NULL);
+    /* Fixed, it opens; the node id stored by the failed attempt is kept. */
+    CHECK(unlink(p) == 0);
+    tk t;
+    tk_init(&t);
+    e = open_engine(dir, &t, NULL);
+    CHECK(e);
+    engine_stats st;
+    engine_get_stats(e, &st);
+    CHECK(st.node_id != 0);
+    uint64_t node = st.node_id;
+    CHECK_OK(engine_close(e));
+    e = open_engine(dir, &t, NULL);
+    CHECK(e);
+    engine_get_stats(e, &st);
+    CHECK_EQ_U64(st.node_id, node);
+    CHECK_OK(engine_close(e));
+    tk_free(&t);
+    wb_test_rmtree(dir);
+}
+
 int main(void)
 {
     WB_RUN(test_submit_ack);
@@ -676,5 +713,6 @@ int main(void)
     WB_RUN(test_resume_since);
     WB_RUN(test_call_and_close);
     WB_RUN(test_append_failure);
+    WB_RUN(test_open_errors);
     return wb_test_summary();
 }
