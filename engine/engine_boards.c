@@ -306,7 +306,7 @@ static void ring_drop_oldest(eng_board *bd)
 {
     eng_ring_ent *en = &bd->ring[bd->ring_head];
     if (vv_merge(&bd->ring_base, &en->ops) != 0)
-        vv_clear(&bd->ring_base); /* cannot cover: every since is stale */
+        bd->ring_stale = 1; /* base lost: every since is stale */
     bd->ring_ops -= en->nops;
     bd->ring_bytes -= en->len;
     free(en->enc);
@@ -370,7 +370,7 @@ base_only:
     for (uint32_t i = 0; i < applied->nops; i++)
         if (vv_advance(&bd->ring_base, applied->ops[i].stamp.node,
                        applied->ops[i].stamp.oseq) != 0)
-            vv_clear(&bd->ring_base);
+            bd->ring_stale = 1;
 }
 
 /* ---- engine-thread queries ------------------------------------------ */
@@ -414,7 +414,7 @@ int engine_board_since(engine *e, const char *board_id, const vv *client_vv,
     int rc = eng_board_acquire(e, board_id, strlen(board_id), &bd);
     if (rc)
         return rc;
-    if (!vv_covers(client_vv, &bd->ring_base))
+    if (bd->ring_stale || !vv_covers(client_vv, &bd->ring_base))
         return WB_ESTALE;
     for (uint32_t i = 0; i < bd->ring_n; i++) {
         const eng_ring_ent *en = &bd->ring[(bd->ring_head + i) % bd->ring_cap];

@@ -118,6 +118,8 @@ typedef struct eng_board {
     uint32_t ring_cap, ring_head, ring_n;
     uint64_t ring_ops, ring_bytes;
     vv ring_base;           /* covers every op applied before the ring */
+    int ring_stale;         /* ring_base could not be kept: since() is
+                               always WB_ESTALE until reload */
 } eng_board;
 
 #define ENG_BUCKETS 4096u
