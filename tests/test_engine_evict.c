@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "engine_testkit.h"
+#include "restore.h"
 #include "snap.h"
 #include "wbtest.h"
 
@@ -472,6 +473,64 @@ static void test_replay_keeps_budget(void)
     wb_test_rmtree(dir);
 }
 
+/* What the engine leaves on disk is what restore (and wbctl) read: the
+ * latest state, and the state at an earlier oplog position. */
+static void test_restore_interop(void)
+{
+    tk t;
+    tk_init(&t);
+    const char *dir = wb_test_tmpdir("eng-restore");
+    engine_options o;
+    tk_options(&o, dir);
+    o.snap_every_ops = 0;
+    o.snap_every_ms = 0;
+    engine *e = open_with(&o, &t);
+    CHECK(e);
+    size_t acks = 0;
+    CHECK_OK(submit_board(e, &t, "rs", 30, 1, &acks));
+    CHECK_RC(engine_call(e, snap_all_fn, NULL, 10000), 0);
+    engine_stats st;
+    engine_get_stats(e, &st);
+    uint64_t p1 = st.applied_seq;
+    tk_read r;
+    CHECK_OK(tk_read_board(e, "rs", NULL, &r));
+    uint64_t h1 = r.hash;
+    vv_free(&r.version);
+    CHECK_OK(submit_board(e, &t, "rs", 20, 500, &acks));
+    CHECK_OK(submit_board(e, &t, "other", 5, 900, &acks));
+    CHECK_OK(tk_read_board(e, "rs", NULL, &r));
+    uint64_t h2 = r.hash;
+    vv_free(&r.version);
+    CHECK(h1 != h2);
+    CHECK_OK(engine_close(e));
+
+    char sdir[700], odir[700];
+    snprintf(sdir, sizeof sdir, "%s/snap", dir);
+    snprintf(odir, sizeof odir, "%s/oplog", dir);
+    snap_store *s;
+    CHECK_OK(snap_store_open(sdir, NULL, &s));
+    restore_target tl = {RESTORE_LATEST, 0, 0, 0};
+    restore_result rr;
+    CHECK_OK(restore_board(s, odir, "rs", &tl, NULL, &rr));
+    uint64_t h;
+    CHECK_OK(board_state_hash(rr.board, &h));
+    CHECK_EQ_U64(h, h2);
+    restore_result_free(&rr);
+    restore_target ts = {RESTORE_SEQ, 0, p1, 0};
+    CHECK_OK(restore_board(s, odir, "rs", &ts, NULL, &rr));
+    CHECK_OK(board_state_hash(rr.board, &h));
+    CHECK_EQ_U64(h, h1);
+    restore_result_free(&rr);
+    /* No snapshot at all: replay of the whole oplog gives it too. */
+    CHECK_OK(restore_board(NULL, odir, "rs", &tl, NULL, &rr));
+    CHECK_OK(board_state_hash(rr.board, &h));
+    CHECK_EQ_U64(h, h2);
+    restore_result_free(&rr);
+    snap_store_close(s);
+    tk_free(&t);
+    wb_test_rmtree(dir);
+}
+
 int main(void)
 {
     WB_RUN(test_evict_reload_same_hash);
@@ -480,5 +539,6 @@ int main(void)
     WB_RUN(test_retention_floor);
     WB_RUN(test_bad_snapshot_fallback);
     WB_RUN(test_replay_keeps_budget);
+    WB_RUN(test_restore_interop);
     return wb_test_summary();
 }
