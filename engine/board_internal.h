@@ -52,6 +52,11 @@ typedef struct board_elem {
     char id[];              /* idlen bytes + NUL */
 } board_elem;
 
+_Static_assert(WB_MAX_ID_LEN <= UINT8_MAX, "idlen is a uint8_t");
+_Static_assert(WB_PROP_COUNT + 1 <= 32,
+               "stamp tables hold <= WB_PROP_COUNT + 1 entries, tracked in a "
+               "uint32_t bitmap with uint8_t indices");
+
 struct board {
     char id[WB_MAX_ID_LEN + 1];
     board_limits limits;

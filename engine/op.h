@@ -90,6 +90,8 @@ typedef enum wb_prop {
 #define WB_PROP_BIT(k) (1u << (k))
 #define WB_PROP_ALL_MASK (((1u << WB_PROP_COUNT) - 1u) & ~1u)
 
+_Static_assert(WB_PROP_COUNT <= 32, "property masks are uint32_t");
+
 #define WB_COLOR_NONE 0x00000000u
 
 /* A string view: len bytes at ptr (ptr may be NULL when len is 0). */
