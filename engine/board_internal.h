@@ -1,7 +1,9 @@
 /*
- * board_internal.h: the board's in-memory layout, shared by board.c (merge,
- * hash map, limits), board_json.c (JSON rendering) and board_state.c
- * (canonical binary state); not for use outside engine/board*.c.
+ * board_internal.h: the board's in-memory layout, shared by board.c (the
+ * object, hash map, accessors, purge), board_elem.c (records and values),
+ * board_apply.c (merge, limits), board_json.c (JSON rendering) and
+ * board_state.c (canonical binary state); not for use outside
+ * engine/board*.c.
  *
  * Element record (board_elem): one malloc block with the id at its end.
  * Scalar property values are stored inline, strings and points in their own
@@ -82,7 +84,12 @@ void board_elem_props(const board_elem *e, wb_props *out);
  * WB_ENOMEM. */
 int board_sorted_records(const board *b, board_elem ***out);
 
-/* Allocation accounting used by board_state.c when it builds a board. */
+/* A new zeroed record for id (hash not set, not in the map), counted in
+ * b->bytes; NULL on ENOMEM. board_elem_free frees it and its values. */
+board_elem *board_elem_new(board *b, const char *id, size_t len);
+void board_elem_free(board *b, board_elem *e);
+
+/* Adds a new record for id to the map (board.c). */
 int board_insert_record(board *b, const char *id, size_t len,
                         board_elem **out);
 /* Writes value k of p into e (replacing any value; sets the live bit and
