@@ -131,8 +131,10 @@ typedef struct restore_fork_result {
  * source: its snapshot holds the source's stamps and version vector (so
  * the fork merges with replicated copies of the same ops), and no oplog
  * record names it. new_id must differ from board_name and must have no
- * snapshot in dst yet (WB_EEXIST). Returns 0 or an error of restore_board,
- * restore_rename_state or snap_put. */
+ * snapshot in dst yet (WB_EEXIST). dst must be writable by this process
+ * (one writer process per store: not a running node's store from wbctl).
+ * Returns 0 or an error of restore_board, restore_rename_state or
+ * snap_put. */
 int restore_fork(snap_store *src, const char *oplog_dir, const char *board_name,
                  const restore_target *t, const restore_options *opts,
                  const char *new_id, snap_store *dst, uint64_t pos,
