@@ -1,0 +1,50 @@
+/*
+ * ws_hub.h: the WebSocket hub: rooms (one per board), the connections in
+ * them, and the hand-over of engine events to the lws service thread
+ * (public API, prefix ws_hub_).
+ *
+ * Threads. ws_hub_on_ack and ws_hub_on_ops are called by node.c's engine
+ * callbacks ON THE ENGINE THREAD: they copy the event into the hub's
+ * mutex-protected FIFO and wake the service loop (lws_cancel_service); they
+ * never block on a connection. ws_hub_service runs on the lws service
+ * thread (LWS_CALLBACK_EVENT_WAIT_CANCELLED): it drains the FIFO in order,
+ * turns acks into ack frames for their connection and ops into ops frames
+ * for every connection of the board's room, and asks lws for writable
+ * callbacks. Because acks and ops share one FIFO, every connection sees
+ * them in the engine's apply order.
+ *
+ * Engine submit tokens: the top bit (1ull << 63) is the REST waiters'
+ * (node.c); WS tokens have it clear and carry the connection id in bits
+ * 32..62 and a per-connection sequence in bits 0..31 (ws_hub_on_ack drops
+ * acks for connections that have gone).
+ */
+#ifndef WB_WS_HUB_H
+#define WB_WS_HUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+typedef struct node node; /* net/node.h */
+
+/* Creates the hub into n->hub. Returns 0 or WB_ENOMEM. */
+int ws_hub_create(node *n);
+
+/* Frees the hub (after the lws context is destroyed: no session is left).
+ * NULL hub is ignored. */
+void ws_hub_destroy(node *n);
+
+/* Engine thread: a WS submission (token bit 63 clear) finished. */
+void ws_hub_on_ack(node *n, uint64_t token, const engine_ack *ack);
+
+/* Engine thread: ops applied to board (encoded: the stamped batch as
+ * logged, seq its oplog seq). */
+void ws_hub_on_ops(node *n, const char *board, const wb_batch *applied,
+                   const uint8_t *encoded, size_t len, uint64_t seq);
+
+/* lws service thread: drains the event FIFO into the connections' send
+ * queues and requests writable callbacks. */
+void ws_hub_service(node *n);
+
+#endif /* WB_WS_HUB_H */
