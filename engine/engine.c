@@ -508,6 +508,11 @@ int engine_compact(engine *e)
     return oplog_retain_from(e->log, floor, NULL);
 }
 
+snap_store *engine_snap_store(engine *e)
+{
+    return e->store;
+}
+
 void engine_get_stats(engine *e, engine_stats *s)
 {
     memset(s, 0, sizeof *s);

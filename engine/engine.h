@@ -37,6 +37,7 @@
 #include "board.h"
 #include "op.h"
 #include "oplog.h"
+#include "snap.h"
 #include "vv.h"
 
 typedef struct engine engine;
@@ -211,5 +212,11 @@ typedef struct engine_stats {
 } engine_stats;
 
 void engine_get_stats(engine *e, engine_stats *out);
+
+/* The engine's snapshot store (borrowed; valid until engine_close). Its
+ * functions may be called from any thread (snap.h): the node reads and
+ * writes board metadata and lists snapshots through it, since LMDB allows
+ * one environment per process. */
+snap_store *engine_snap_store(engine *e);
 
 #endif /* WB_ENGINE_H */
