@@ -16,6 +16,17 @@ static const wbctl_cmd wbctl_cmds[] = {
     {"inspect", "print oplog records (text or JSON)", wbctl_cmd_inspect},
     {"repair", "cut torn tails; with --force, cut mid-log corruption",
      wbctl_cmd_repair},
+    {"restore", "a board as of a seq, time or snapshot (JSON; fork)",
+     wbctl_cmd_restore},
+    {"snapshots", "list snapshots (id, board, position, time, size)",
+     wbctl_cmd_snapshots},
+    {"export", "a board as JSON or SVG", wbctl_cmd_export},
+    {"compact", "delete oplog segments nothing needs any more",
+     wbctl_cmd_compact},
+    {"stats", "segments, records, boards, snapshots, time range",
+     wbctl_cmd_stats},
+    {"token", "mint a JWT for a user (HS256, the node's secret)",
+     wbctl_cmd_token},
 };
 
 static void print_help(FILE *out)

@@ -38,4 +38,17 @@ int wbctl_cmd_verify(int argc, char **argv);
 int wbctl_cmd_inspect(int argc, char **argv);
 int wbctl_cmd_repair(int argc, char **argv);
 
+/* wbctl_restore.c, wbctl_snap.c, wbctl_export.c, wbctl_compact.c,
+ * wbctl_stats.c, wbctl_token.c (data-directory helpers: wbctl_data.h). */
+int wbctl_cmd_restore(int argc, char **argv);
+int wbctl_cmd_snapshots(int argc, char **argv);
+int wbctl_cmd_export(int argc, char **argv);
+int wbctl_cmd_compact(int argc, char **argv);
+int wbctl_cmd_stats(int argc, char **argv);
+int wbctl_cmd_token(int argc, char **argv);
+
+/* wbctl_svg.c: board_json (board_to_json's document) as SVG into out.
+ * 0, WB_EMALFORMED (not a board document) or WB_ENOMEM. */
+int wbctl_svg_render(const char *board_json, FILE *out);
+
 #endif /* WBCTL_H */
