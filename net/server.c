@@ -1,0 +1,270 @@
+/*
+ * server.c: the lws context, the protocols table, the service loop, the
+ * 1 s housekeeping timer, and the signal thread (see server.h).
+ *
+ * Shutdown order (invariant: no response is written after the context is
+ * destroyed, no engine ack is lost before engine_close):
+ *   1. signal thread: stopping = 1, ready = 0, lws_cancel_service
+ *   2. service loop sees stopping: keeps serving while HTTP requests wait
+ *      for acks (at most SERVER_DRAIN_MS), answering new API calls 503
+ *   3. lws_context_destroy: closes every connection (WS sessions get
+ *      LWS_CALLBACK_CLOSED)
+ *   4. main: node_close_engine (drain, final fdatasync, snapshots), exit 0
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "http_internal.h"
+#include "log.h"
+#include "server.h"
+#include "wb_error.h"
+#include "ws_conn.h"
+#include "ws_hub.h"
+
+static pthread_t server_sig_thread;
+static int server_sig_started;
+
+void server_signals_block(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+void server_stop(node *n)
+{
+    atomic_store(&n->ready, 0);
+    atomic_store(&n->stopping, 1);
+    if (n->ctx)
+        lws_cancel_service(n->ctx);
+}
+
+static void *server_watchdog(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {SERVER_STOP_MAX_MS / 1000, 0};
+    nanosleep(&ts, NULL);
+    static const char msg[] =
+        "{\"level\":\"error\",\"msg\":\"shutdown took too long, exiting\"}\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    _exit(1);
+}
+
+static void *server_signal_main(void *arg)
+{
+    node *n = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig = 0, count = 0;
+    while (sigwait(&set, &sig) == 0) {
+        if (++count > 1) {
+            static const char msg[] = "{\"level\":\"warn\",\"msg\":"
+                                      "\"second signal: exiting now\"}\n";
+            ssize_t w = write(2, msg, sizeof msg - 1);
+            (void)w;
+            _exit(1);
+        }
+        WBLOGF(WBLOG_INFO, "signal received: shutting down",
+               WBF_INT("signal", sig));
+        pthread_t wd;
+        if (pthread_create(&wd, NULL, server_watchdog, NULL) == 0)
+            pthread_detach(wd);
+        server_stop(n);
+    }
+    return NULL;
+}
+
+/* ---- protocols ------------------------------------------------------------ */
+
+static int server_ws_path_ok(struct lws *wsi)
+{
+    char uri[64];
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0)
+        return 0;
+    return strcmp(uri, "/ws") == 0;
+}
+
+static int server_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                              void *user, void *in, size_t len)
+{
+    node *n = lws_context_user(lws_get_context(wsi));
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        if (atomic_load(&n->stopping) || !atomic_load(&n->ready))
+            return 1;
+        return server_ws_path_ok(wsi) ? 0 : 1;
+    case LWS_CALLBACK_ESTABLISHED:
+        return ws_conn_open(n, wsi, user);
+    case LWS_CALLBACK_RECEIVE:
+        return ws_conn_receive(n, wsi, user, in, len,
+                               lws_is_first_fragment(wsi),
+                               lws_is_final_fragment(wsi),
+                               lws_frame_is_binary(wsi));
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return ws_conn_writable(n, wsi, user);
+    case LWS_CALLBACK_CLOSED:
+        ws_conn_close(n, wsi, user);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static struct lws_protocols server_protocols[] = {
+    {"http", http_callback, sizeof(http_req), 0, 0, NULL, 0},
+    {"wb.v1", server_ws_callback, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* ---- housekeeping timer ------------------------------------------------- */
+
+typedef struct server_timer {
+    lws_sorted_usec_list_t sul; /* first: container_of by cast */
+    node *n;
+    struct lws_context *ctx;
+} server_timer;
+
+static void server_tick(lws_sorted_usec_list_t *sul)
+{
+    server_timer *t = (server_timer *)sul;
+    uint64_t now = rl_now_ns();
+    if (t->n->rl_user)
+        rl_table_sweep(t->n->rl_user, now);
+    if (t->n->rl_ip)
+        rl_table_sweep(t->n->rl_ip, now);
+    wblog_flush_suppressed();
+    lws_sul_schedule(t->ctx, 0, &t->sul, server_tick, LWS_US_PER_SEC);
+}
+
+/* ---- lws logging into our JSON log --------------------------------------- */
+
+static void server_lws_log(int level, const char *line)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", line);
+    size_t l = strlen(buf);
+    while (l && (buf[l - 1] == '\n' || buf[l - 1] == '\r'))
+        buf[--l] = '\0';
+    WBLOGF(level & LLL_ERR ? WBLOG_ERROR : WBLOG_WARN, "libwebsockets",
+           WBF_STR("detail", buf));
+}
+
+/* ---- listen address ----------------------------------------------------- */
+
+/* "host:port" or "[v6]:port" -> host (no brackets) and port. */
+static int server_parse_listen(const char *s, char *host, size_t hostlen,
+                               int *port)
+{
+    const char *colon;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return WB_EINVAL;
+        snprintf(host, hostlen, "%.*s", (int)(close - s - 1), s + 1);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            return WB_EINVAL;
+        snprintf(host, hostlen, "%.*s", (int)(colon - s), s);
+    }
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || p < 1 || p > 65535)
+        return WB_EINVAL;
+    *port = (int)p;
+    return 0;
+}
+
+static struct lws_context *server_create(node *n, char *host, size_t hostlen,
+                                         int *port)
+{
+    const cfg *c = n->cfg;
+    if (server_parse_listen(c->listen, host, hostlen, port)) {
+        WBLOGF(WBLOG_ERROR, "bad listen address", WBF_STR("listen", c->listen));
+        return NULL;
+    }
+    server_protocols[1].per_session_data_size = ws_conn_size();
+    server_protocols[1].rx_buffer_size = 65536;
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = *port;
+    info.iface = host[0] && strcmp(host, "0.0.0.0") && strcmp(host, "::")
+                     ? host
+                     : NULL;
+    info.protocols = server_protocols;
+    info.user = n;
+    info.gid = -1;
+    info.uid = -1;
+    info.max_http_header_data = 16384;
+    info.timeout_secs = 30;
+    info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+    if (!strchr(host, ':'))
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (c->tls_cert[0]) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = c->tls_cert;
+        info.ssl_private_key_filepath = c->tls_key;
+    }
+    return lws_create_context(&info);
+}
+
+int server_run(node *n)
+{
+    lws_set_log_level(LLL_ERR | LLL_WARN, server_lws_log);
+    char host[256];
+    int port = 0;
+    struct lws_context *ctx = server_create(n, host, sizeof host, &port);
+    if (!ctx) {
+        WBLOGF(WBLOG_ERROR, "cannot listen", WBF_STR("listen", n->cfg->listen));
+        return -EADDRINUSE;
+    }
+    n->ctx = ctx;
+    if (!server_sig_started &&
+        pthread_create(&server_sig_thread, NULL, server_signal_main, n) == 0) {
+        pthread_detach(server_sig_thread);
+        server_sig_started = 1;
+    }
+    server_timer tick;
+    memset(&tick, 0, sizeof tick);
+    tick.n = n;
+    tick.ctx = ctx;
+    lws_sul_schedule(ctx, 0, &tick.sul, server_tick, LWS_US_PER_SEC);
+
+    const char *scheme = n->cfg->tls_cert[0] ? "https" : "http";
+    int v6 = strchr(host, ':') != NULL;
+    printf("whiteboardd listening on %s://%s%s%s:%d/ (data %s)\n", scheme,
+           v6 ? "[" : "", host[0] ? host : "0.0.0.0", v6 ? "]" : "", port,
+           n->cfg->data_dir);
+    fflush(stdout);
+    WBLOGF(WBLOG_INFO, "listening", WBF_STR("listen", n->cfg->listen));
+
+    while (!atomic_load(&n->stopping))
+        if (lws_service(ctx, 0) < 0)
+            break;
+    /* Drain: requests waiting for engine acks get their answers. */
+    uint64_t deadline = rl_now_ns() + (uint64_t)SERVER_DRAIN_MS * 1000000u;
+    while (http_waiting_count() > 0 && rl_now_ns() < deadline)
+        if (lws_service(ctx, 0) < 0)
+            break;
+    lws_sul_cancel(&tick.sul);
+    WBLOGF(WBLOG_INFO, "closing connections",
+           WBF_UINT("unansweredRequests", http_waiting_count()));
+    lws_context_destroy(ctx);
+    n->ctx = NULL;
+    return 0;
+}
