@@ -1,15 +1,12 @@
 /*
  * oplog_log.c: the oplog object's public life cycle: oplog_open (lock,
  * recovery, first segment, threads), the append entry points, statistics,
- * retention, oplog_close; and the helper thread that prepares the spare
- * segment ahead of need.
+ * retention, oplog_close. The spare-segment helper thread is in
+ * oplog_spare.c, the writer thread in oplog_writer.c.
  *
  * Threads: oplog_open/oplog_close run on the owner's thread; appends on any
  * producer thread (they touch only the queue and the atomics); the writer
- * thread is in oplog_writer.c; the spare thread below only runs
- * oplog_segment_prepare (zero-filling 64 MiB takes long enough that doing it
- * on the writer thread would stall acknowledgements) and hands the file
- * over under spare_mu.
+ * thread is in oplog_writer.c, the spare thread in oplog_spare.c.
  *
  * Directory lock: DIR/LOCK is flock'ed (LOCK_EX | LOCK_NB) for the life of
  * the log, so a second writer, in this process or another, gets WB_EBUSY.
@@ -41,79 +38,6 @@ void oplog_options_init(oplog_options *o)
     o->sync_interval_ms = 1000;
     o->queue_records = OPLOG_DEFAULT_QUEUE_RECORDS;
     o->queue_bytes = OPLOG_DEFAULT_QUEUE_BYTES;
-}
-
-/* ---- spare segment thread -------------------------------------------- */
-
-static void *spare_main(void *arg)
-{
-    oplog *log = arg;
-    pthread_mutex_lock(&log->spare_mu);
-    while (!log->spare_stop) {
-        if (!log->spare_want) {
-            pthread_cond_wait(&log->spare_cv, &log->spare_mu);
-            continue;
-        }
-        log->spare_want = 0;
-        log->spare_busy = 1;
-        pthread_mutex_unlock(&log->spare_mu);
-        int fd = -1;
-        int rc = oplog_segment_prepare(log->io, log->dir,
-                                       log->opt.segment_size, &fd);
-        pthread_mutex_lock(&log->spare_mu);
-        log->spare_busy = 0;
-        if (rc == 0) {
-            log->spare_fd = fd;
-            log->spare_retry = 0;
-        }
-        else
-            log->spare_rc = rc;
-        oplog_flush_wake(&log->fl); /* a roll may be waiting */
-    }
-    pthread_mutex_unlock(&log->spare_mu);
-    return NULL;
-}
-
-/* Caller holds spare_mu. */
-static void spare_request_locked(oplog *log)
-{
-    if (log->spare_fd >= 0 || log->spare_want || log->spare_busy ||
-        log->spare_rc)
-        return;
-    log->spare_want = 1;
-    pthread_cond_signal(&log->spare_cv);
-}
-
-void oplog_spare_request(oplog *log)
-{
-    pthread_mutex_lock(&log->spare_mu);
-    spare_request_locked(log);
-    pthread_mutex_unlock(&log->spare_mu);
-}
-
-int oplog_spare_take(oplog *log, int *fd)
-{
-    int rc = 0;
-    pthread_mutex_lock(&log->spare_mu);
-    if (log->spare_fd >= 0) {
-        *fd = log->spare_fd;
-        log->spare_fd = -1;
-        rc = 1;
-    } else if (log->spare_rc && !log->spare_retry) {
-        /* The failed attempt ran ahead of need; space may have come back
-         * since: try once more now that a roll needs it. */
-        log->spare_rc = 0;
-        log->spare_retry = 1;
-        spare_request_locked(log);
-    } else if (log->spare_rc) {
-        rc = log->spare_rc;
-        log->spare_rc = 0; /* the next roll asks again */
-        log->spare_retry = 0;
-    } else {
-        spare_request_locked(log);
-    }
-    pthread_mutex_unlock(&log->spare_mu);
-    return rc;
 }
 
 /* ---- open ------------------------------------------------------------- */
@@ -239,26 +163,14 @@ static void log_free(oplog *log)
 
 static int start_threads(oplog *log)
 {
-    if (pthread_create(&log->spare_thread, NULL, spare_main, log) != 0)
-        return WB_ENOMEM;
-    log->spare_started = 1;
+    int rc = oplog_spare_start(log);
+    if (rc)
+        return rc;
     if (pthread_create(&log->writer, NULL, oplog_writer_main, log) != 0)
         return WB_ENOMEM;
     log->writer_started = 1;
     oplog_queue_set_writer(&log->q, log->writer);
     return 0;
-}
-
-static void stop_spare_thread(oplog *log)
-{
-    if (!log->spare_started)
-        return;
-    pthread_mutex_lock(&log->spare_mu);
-    log->spare_stop = 1;
-    pthread_cond_signal(&log->spare_cv);
-    pthread_mutex_unlock(&log->spare_mu);
-    pthread_join(log->spare_thread, NULL);
-    log->spare_started = 0;
 }
 
 int oplog_open(const oplog_options *o, oplog **out, oplog_recovery *rec,
@@ -303,7 +215,7 @@ fail:
         oplog_flush_wake(&log->fl);
         pthread_join(log->writer, NULL);
     }
-    stop_spare_thread(log);
+    oplog_spare_stop(log);
     if (queue_ready)
         oplog_queue_destroy(&log->q);
     log_free(log);
@@ -428,7 +340,7 @@ int oplog_close(oplog *log)
     oplog_queue_stop(&log->q, WB_ECLOSED, 0);
     oplog_flush_wake(&log->fl);
     pthread_join(log->writer, NULL);
-    stop_spare_thread(log);
+    oplog_spare_stop(log);
     int rc = log->failed ? log->fail_code : 0;
     oplog_queue_destroy(&log->q);
     log_free(log);

@@ -4,16 +4,16 @@
  *
  * The loop (oplog_writer_main) does, until the log is closed and drained:
  *
- *   complete   hand finished flushes' batches to their callbacks, oldest
- *              first (a flush is finished when it and every older one are:
- *              ALWAYS: covered by a successful fdatasync; INTERVAL/NONE:
- *              written), and advance durable_seq;
  *   sync       submit an fdatasync if one is due and none is in flight: in
  *              ALWAYS whenever written data is not yet covered; in INTERVAL
  *              every sync_interval_ms; before a roll and at close always;
  *   build      if no write is in flight and a flush slot is free, take what
  *              producers queued meanwhile, encode it into the next flush
  *              (never across a segment end) and submit its write;
+ *   complete   hand finished flushes' batches to their callbacks, oldest
+ *              first (a flush is finished when it and every older one are:
+ *              ALWAYS: covered by a successful fdatasync; INTERVAL/NONE:
+ *              written), and advance durable_seq;
  *   wait       sleep until a completion or a producer's wake-up.
  *
  * So at most one write and one fdatasync are in flight; batch N+1 is
@@ -568,12 +568,15 @@ void *oplog_writer_main(void *arg)
     oplog *log = arg;
     log->next_sync_ns = mono_ns() +
                         (uint64_t)log->opt.sync_interval_ms * 1000000u;
+    /* I/O first, callbacks second: the next fdatasync and write are
+     * already running while completions are handed out (a callback can be
+     * slow, e.g. waking its producer). */
     for (;;) {
+        writer_sync(log);
+        writer_build(log);
         writer_complete(log);
         if (writer_finished(log))
             break;
-        writer_sync(log);
-        writer_build(log);
         writer_wait(log);
     }
     return NULL;

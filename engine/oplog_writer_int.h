@@ -1,7 +1,8 @@
 /*
  * oplog_writer_int.h: the oplog object shared by oplog_writer.c (the writer
- * thread: group commit, rolls, failures) and oplog_log.c (open, append,
- * close, the spare-segment helper thread). Internal to engine/oplog*.c.
+ * thread: group commit, rolls, failures), oplog_log.c (open, append,
+ * close) and oplog_spare.c (the spare-segment helper thread). Internal to
+ * engine/oplog*.c.
  *
  * Who owns what:
  *   - fields under "writer thread" are read and written only by the writer
@@ -98,8 +99,12 @@ struct oplog {
 /* The writer thread's body (oplog_writer.c); arg is the oplog. */
 void *oplog_writer_main(void *arg);
 
+/* Starts / stops the spare-segment helper thread (oplog_spare.c). */
+int oplog_spare_start(oplog *log);
+void oplog_spare_stop(oplog *log);
+
 /* Asks the helper thread for a spare segment if none is ready or coming
- * (oplog_log.c). Writer thread. */
+ * (oplog_spare.c). Writer thread. */
 void oplog_spare_request(oplog *log);
 
 /* Takes the ready spare: 1 with *fd set, 0 if not ready yet (requested),
