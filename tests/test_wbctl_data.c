@@ -16,6 +16,10 @@
  *          "elements": n, "json": "DIR/expect/alpha-k.json"}, ...}}, ...]}
  *       and the JSON files. The engine is closed cleanly at the end (it
  *       snapshots the dirty boards once more).
+ *   test_wbctl_data --engine-json DATA_DIR BOARD
+ *       Opens an engine on DATA_DIR (as a node would) and prints
+ *       engine_board_json of BOARD and, on stderr, its state hash: what a
+ *       node started on that directory would serve.
  *   test_wbctl_data            (ctest) makes such data in a temporary
  *       directory and checks that restore_board gives every recorded
  *       state at its seq and at its time.
@@ -175,8 +179,10 @@ static int run_phase(gen *g, int k)
         snprintf(id, sizeof id, "r%d-0", k - 1);
         wb_op op;
         tk_move_op(&op, "gen-user", id, ++g->cid, 777 * k, 888 * k);
-        for (int b = 0; b < NBOARDS && !rc; b++)
+        for (int b = 0; b < NBOARDS && !rc; b++) {
+            op.client_op_id = ++g->cid; /* distinct: no dedupe answer */
             rc = submit(g, boards[b], &op, 1);
+        }
     }
     if (!rc && k == 3) { /* delete one shape of alpha and one rect of beta */
         wb_op op;
@@ -367,8 +373,57 @@ static void test_checkpoints_restore(void)
     wb_test_rmtree(dir);
 }
 
+typedef struct json_arg {
+    const char *bid;
+    char *json;
+    uint64_t hash;
+} json_arg;
+
+static int json_fn(engine *e, void *arg)
+{
+    json_arg *a = arg;
+    const board *b;
+    size_t len;
+    int rc = engine_board_get(e, a->bid, &b);
+    if (!rc)
+        rc = board_state_hash(b, &a->hash);
+    if (!rc)
+        rc = engine_board_json(e, a->bid, &a->json, &len);
+    return rc;
+}
+
+/* --engine-json: the board as an engine on dir serves it. */
+static int engine_json(const char *dir, const char *bid)
+{
+    tk t;
+    tk_init(&t);
+    engine_options o;
+    tk_options(&o, dir);
+    engine_callbacks cb = tk_callbacks(&t);
+    engine *e = NULL;
+    json_arg a = {bid, NULL, 0};
+    int rc = engine_open(&o, &cb, &e);
+    if (!rc)
+        rc = engine_call(e, json_fn, &a, 10000);
+    if (!rc) {
+        printf("%s\n", a.json);
+        fprintf(stderr, "state_hash=%016" PRIx64 "\n", a.hash);
+    }
+    if (e) {
+        int crc = engine_close(e);
+        rc = rc ? rc : crc;
+    }
+    free(a.json);
+    tk_free(&t);
+    if (rc)
+        fprintf(stderr, "engine-json: %s\n", wb_strerror(rc));
+    return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "--engine-json") == 0)
+        return engine_json(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "--make-engine-data") == 0) {
         mkdir(argv[2], 0755);
         gen g;
