@@ -52,6 +52,24 @@ expect_rc 2 "$WBCTL" export "$D" --format svg                  # no --board
 expect_rc 2 "$WBCTL" compact "$D" --retain-seconds soon
 expect_rc 1 "$WBCTL" stats "$T/nosuchdir"
 
+expect_rc 0 "$WBCTL" --help
+for cmd in verify inspect repair restore snapshots export compact stats token; do
+    grep -q "^  $cmd " "$T/out" || fail "wbctl --help lists no $cmd"
+done
+
+# --- the oplog subcommands take the node's DATA_DIR as well ----------------------------
+nseg=$(ls "$D"/oplog/*.wbseg | wc -l)
+expect_rc 0 "$WBCTL" verify "$D"
+grep -q "oplog: clean ($nseg segments)" "$T/out" || fail "verify DATA_DIR: $(cat "$T/out")"
+expect_rc 0 "$WBCTL" inspect "$D" --json --limit 3
+py 'assert [r["seq"] for r in o["records"]]==[1,2,3] and o["records"][0]["type_name"]=="ops"' ||
+    fail "inspect DATA_DIR: $(head -c 300 "$T/out")"
+expect_rc 1 flock -n "$D/oplog/LOCK" "$WBCTL" repair "$D"
+grep -q "in use by a running node" "$T/out" || fail "repair under the lock: $(cat "$T/out" "$T/err")"
+expect_rc 0 flock -n "$D/oplog/LOCK" "$WBCTL" verify "$D"   # read-only: fine
+expect_rc 0 "$WBCTL" repair "$D"
+grep -q "nothing to repair" "$T/out" || fail "repair DATA_DIR: $(cat "$T/out")"
+
 # --- snapshots ---------------------------------------------------------------------
 expect_rc 0 "$WBCTL" snapshots "$D" --json
 cp "$T/out" "$T/snaps.json"

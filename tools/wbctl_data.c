@@ -24,6 +24,14 @@ static int is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+const char *wbctl_oplog_dir(const char *dir, char *buf, size_t cap)
+{
+    char snapdir[PATH_MAX];
+    snprintf(buf, cap, "%s/oplog", dir);
+    snprintf(snapdir, sizeof snapdir, "%s/snap", dir);
+    return is_dir(buf) || is_dir(snapdir) ? buf : dir;
+}
+
 int wbctl_lock_oplog(const char *cmd, const char *oplog_dir)
 {
     char path[PATH_MAX];

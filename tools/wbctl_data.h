@@ -44,6 +44,10 @@ int wbctl_data_open(const char *cmd, const char *dir, int writable,
                     int create, wbctl_data *d);
 void wbctl_data_close(wbctl_data *d);
 
+/* The oplog directory of dir: dir/oplog when dir is a node's data
+ * directory (it has oplog/ or snap/), else dir itself. Returns buf or dir. */
+const char *wbctl_oplog_dir(const char *dir, char *buf, size_t cap);
+
 /* Takes flock(LOCK_EX | LOCK_NB) on oplog_dir/LOCK (creating the file).
  * Returns the fd, or -1 after printing "in use by a running node" (or the
  * system error) for cmd. */

@@ -1,6 +1,9 @@
 /*
  * wbctl_oplog.c: the oplog subcommands of wbctl.
  *
+ * DATA_DIR is a node's data directory (its oplog is DATA_DIR/oplog) or a
+ * bare oplog directory (wbctl_oplog_dir decides).
+ *
  *   wbctl verify DATA_DIR                 every segment checked in full;
  *                                         one line per problem:
  *                                         SEGMENT:OFFSET: reason
@@ -25,6 +28,7 @@
 #include "wb_error.h"
 #include "wb_records.h"
 #include "wbctl.h"
+#include "wbctl_data.h"
 #include "wbctl_ops.h"
 
 /* ---- payload renderers ------------------------------------------------ */
@@ -103,7 +107,8 @@ static const char *base_name(const char *path)
 /* ---- option parsing ---------------------------------------------------- */
 
 typedef struct oplog_opts {
-    const char *dir;
+    const char *dir; /* the oplog directory (DATA_DIR/oplog or DATA_DIR) */
+    char dir_buf[PATH_MAX];
     int json, force;
     unsigned long long from, limit;
 } oplog_opts;
@@ -169,7 +174,7 @@ static int parse_opts(int argc, char **argv, const char *usage,
         return wbctl_usage_error(cmd, usage, optind >= argc
                                                  ? "missing DATA_DIR"
                                                  : "too many arguments");
-    o->dir = argv[optind];
+    o->dir = wbctl_oplog_dir(argv[optind], o->dir_buf, sizeof o->dir_buf);
     return -1;
 }
 
