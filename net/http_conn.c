@@ -245,6 +245,9 @@ static int http_write_headers(node *n, http_req *r, struct lws *wsi)
         return -1;
     r->headers_sent = 1;
     node_count_http(n, r->status);
+    WBLOGF(WBLOG_DEBUG, "http", WBF_STR("path", r->path),
+           WBF_INT("status", r->status), WBF_UINT("bytes", r->resp_len),
+           WBF_DBL("seconds", (double)(rl_now_ns() - r->started_ns) / 1e9));
     return 0;
 }
 
@@ -300,6 +303,8 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 {
     node *n = lws_context_user(lws_get_context(wsi));
     http_req *r = user;
+    if (!r && reason != LWS_CALLBACK_EVENT_WAIT_CANCELLED)
+        return lws_callback_http_dummy(wsi, reason, user, in, len);
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         return http_on_request(n, r, wsi, in);
@@ -317,8 +322,7 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
         http_on_closed(n, r);
         break;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-        if (r)
-            http_on_closed(n, r);
+        http_on_closed(n, r);
         break;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         if (n->hub)
