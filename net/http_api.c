@@ -165,6 +165,41 @@ static void http_static(node *n, http_req *r)
     http_reply_take(r, 200, http_mime(path), buf, got);
 }
 
+/* The client's IP: the first X-Forwarded-For entry behind a trusted
+ * proxy, else the socket peer. */
+static void http_client_ip(node *n, http_req *r, char *ip, size_t len)
+{
+    ip[0] = '\0';
+    if (n->cfg->trust_proxy) {
+        char xff[256];
+        if (lws_hdr_copy(r->wsi, xff, sizeof xff,
+                         WSI_TOKEN_X_FORWARDED_FOR) > 0) {
+            size_t k = strcspn(xff, ", ");
+            snprintf(ip, len, "%.*s", (int)k, xff);
+        }
+    }
+    if (!ip[0])
+        lws_get_peer_simple(r->wsi, ip, len);
+}
+
+/* Per-IP limit on API requests (one token per request). */
+static int http_ip_limited(node *n, http_req *r)
+{
+    if (!n->rl_ip)
+        return 0;
+    char ip[128];
+    http_client_ip(n, r, ip, sizeof ip);
+    if (!ip[0] || rl_table_take(n->rl_ip, ip, 1, rl_now_ns()) != 0)
+        return 0;
+    const char *kind[1] = {"ip"};
+    metrics_inc(metrics_series_get(n->m.ratelimited_total, kind));
+    WBLOGF(WBLOG_INFO, "rate limited", WBF_STR("ip", ip),
+           WBF_STR("kind", "ip"));
+    snprintf(r->extra_hdr, sizeof r->extra_hdr, "Retry-After: 1");
+    http_error(r, 429, "rate limit exceeded");
+    return 1;
+}
+
 void http_dispatch(node *n, http_req *r)
 {
     const char *p = r->path;
@@ -188,6 +223,8 @@ void http_dispatch(node *n, http_req *r)
             http_error(r, 503, "node not ready");
             return;
         }
+        if (http_ip_limited(n, r))
+            return;
         if (!strcmp(p, "/api/v1/auth/guest")) {
             if (r->method != HTTP_POST)
                 http_error(r, 405, "method not allowed");

@@ -251,13 +251,6 @@ static void http_snap_take(node *n, http_req *r, const char *bid)
 static void http_ops_submit(node *n, http_req *r, const jwt_claims *c,
                             const char *bid)
 {
-    if (n->rl_user && rl_table_take(n->rl_user, c->sub, 1, rl_now_ns()) == 0) {
-        const char *kind[1] = {"user"};
-        metrics_inc(metrics_series_get(n->m.ratelimited_total, kind));
-        snprintf(r->extra_hdr, sizeof r->extra_hdr, "Retry-After: 1");
-        http_error(r, 429, "rate limit exceeded");
-        return;
-    }
     uint8_t *enc = NULL;
     size_t len = 0;
     uint32_t nops = 0;
@@ -266,6 +259,18 @@ static void http_ops_submit(node *n, http_req *r, const jwt_claims *c,
                              c->sub, &enc, &len, &nops, err, sizeof err);
     if (rc) {
         http_error(r, 400, err);
+        return;
+    }
+    /* The per-user limit counts ops, as on the WebSocket path. */
+    if (n->rl_user &&
+        rl_table_take(n->rl_user, c->sub, nops, rl_now_ns()) == 0) {
+        free(enc);
+        const char *kind[1] = {"user"};
+        metrics_inc(metrics_series_get(n->m.ratelimited_total, kind));
+        WBLOGF(WBLOG_INFO, "rate limited", WBF_BOARD(bid), WBF_USER(c->sub),
+               WBF_STR("kind", "user"));
+        snprintf(r->extra_hdr, sizeof r->extra_hdr, "Retry-After: 1");
+        http_error(r, 429, "rate limit exceeded");
         return;
     }
     if ((rc = node_rest_register(n, &r->token)) != 0) {
