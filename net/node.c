@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libwebsockets.h>
+
 #include "log.h"
 #include "node.h"
 #include "node_internal.h"
@@ -143,9 +145,25 @@ static rl_table *node_rl_table(int64_t rate, int64_t burst)
     return rl_table_new(lim, 65536);
 }
 
+void node_wake(node *n)
+{
+    pthread_mutex_lock(&n->ctx_mu);
+    if (n->ctx)
+        lws_cancel_service(n->ctx);
+    pthread_mutex_unlock(&n->ctx_mu);
+}
+
+void node_set_ctx(node *n, struct lws_context *ctx)
+{
+    pthread_mutex_lock(&n->ctx_mu);
+    n->ctx = ctx;
+    pthread_mutex_unlock(&n->ctx_mu);
+}
+
 int node_init(node *n, const struct cfg *c)
 {
     memset(n, 0, sizeof *n);
+    pthread_mutex_init(&n->ctx_mu, NULL);
     n->cfg = c;
     atomic_init(&n->ready, 0);
     atomic_init(&n->stopping, 0);
@@ -281,5 +299,6 @@ void node_free(node *n)
     rl_table_free(n->rl_ip);
     metrics_registry_free(n->m.reg);
     free(n->secret_buf);
+    pthread_mutex_destroy(&n->ctx_mu);
     memset(n, 0, sizeof *n);
 }

@@ -29,6 +29,7 @@
 #ifndef WB_NODE_H
 #define WB_NODE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -74,7 +75,10 @@ typedef struct node {
     rl_table *rl_user;          /* owned; keyed by user id; NULL: off */
     rl_table *rl_ip;            /* owned; keyed by client IP; NULL: off */
     void *hub;                  /* owned by the WS layer (ws_hub_create) */
-    struct lws_context *ctx;    /* owned by server.c; NULL outside the loop */
+    struct lws_context *ctx;    /* owned by server.c; NULL outside the loop.
+                                   Other threads must not read it: they
+                                   call node_wake (ctx_mu) instead */
+    pthread_mutex_t ctx_mu;     /* guards ctx against node_wake */
     struct node_rest *rest;     /* owned: REST waiters */
     uint64_t snap_seen;         /* snapshots already observed (metrics
                                    refresh; service thread only) */
@@ -99,6 +103,14 @@ int node_close_engine(node *n);
 
 /* Frees everything node_init created (the engine must be closed). */
 void node_free(node *n);
+
+/* Wakes the lws service loop (lws_cancel_service), from any thread, e.g.
+ * the engine thread after queueing an event; a no-op when no loop runs.
+ * Safe against the context being destroyed concurrently. */
+void node_wake(node *n);
+
+/* server.c: publishes (or clears, NULL) the lws context under ctx_mu. */
+void node_set_ctx(node *n, struct lws_context *ctx);
 
 /* 1 when guest sign-in is enabled (WB_GUEST on, or auto). */
 int node_guest_enabled(const node *n);

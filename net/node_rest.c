@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libwebsockets.h>
-
 #include "node.h"
 #include "node_internal.h"
 #include "wb_error.h"
@@ -140,7 +138,7 @@ int node_rest_complete(node *n, uint64_t token, const engine_ack *ack)
         done = 1;
     }
     pthread_mutex_unlock(&r->mu);
-    if (done && n->ctx)
-        lws_cancel_service(n->ctx);
+    if (done)
+        node_wake(n);
     return done;
 }

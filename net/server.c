@@ -46,8 +46,7 @@ void server_stop(node *n)
 {
     atomic_store(&n->ready, 0);
     atomic_store(&n->stopping, 1);
-    if (n->ctx)
-        lws_cancel_service(n->ctx);
+    node_wake(n);
 }
 
 static void *server_watchdog(void *arg)
@@ -233,7 +232,7 @@ int server_run(node *n)
         WBLOGF(WBLOG_ERROR, "cannot listen", WBF_STR("listen", n->cfg->listen));
         return -EADDRINUSE;
     }
-    n->ctx = ctx;
+    node_set_ctx(n, ctx);
     if (!server_sig_started &&
         pthread_create(&server_sig_thread, NULL, server_signal_main, n) == 0) {
         pthread_detach(server_sig_thread);
@@ -264,7 +263,7 @@ int server_run(node *n)
     lws_sul_cancel(&tick.sul);
     WBLOGF(WBLOG_INFO, "closing connections",
            WBF_UINT("unansweredRequests", http_waiting_count()));
+    node_set_ctx(n, NULL); /* no wake-up reaches a destroyed context */
     lws_context_destroy(ctx);
-    n->ctx = NULL;
     return 0;
 }
