@@ -35,8 +35,9 @@ int ws_conn_open(node *n, struct lws *wsi, void *pss);
 /* LWS_CALLBACK_RECEIVE: in[0..len) is a piece of one WebSocket message;
  * first/final say whether it starts/ends the message (lws_is_first_fragment
  * / lws_is_final_fragment), binary whether it is a binary message. Pieces
- * are reassembled up to the frame-size limit. Returns 0, or -1 to close
- * (after a fatal error frame and close reason have been set). */
+ * are reassembled up to the frame-size limit. Returns 0 (a fatal error
+ * frame is flushed by the writable callback, which then closes with the
+ * typed close code), or -1 to close at once (no session). */
 int ws_conn_receive(node *n, struct lws *wsi, void *pss, const void *in,
                     size_t len, int first, int final, int binary);
 

@@ -1,0 +1,181 @@
+/*
+ * ws_conn.c: binds the transport-free WebSocket core (ws_session.c,
+ * ws_hub.c) to libwebsockets and to the node (ws_conn.h, ws_hub.h).
+ *
+ * The per-session user data lws allocates (ws_conn_size) holds only a
+ * pointer to the ws_sess. Frames go out one per writable callback with
+ * lws_write on the shared, refcounted buffer (its WS_BUF_PRE headroom is
+ * where lws puts the WebSocket header). A fatal error is flushed first:
+ * ws_conn_receive keeps the connection until the writable callback has sent
+ * the error frame, then closes with the session's close code. A client that
+ * stops reading cannot hold a closing session open: lws's close timeout
+ * (PENDING_TIMEOUT_CLOSE_SEND) kills it.
+ *
+ * Threads: every function here runs on the lws service thread, except
+ * ws_hub_on_ack / ws_hub_on_ops (engine thread) which only hand over to the
+ * hub core, whose wake callback is lws_cancel_service.
+ */
+#include <libwebsockets.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "node.h"
+#include "wb_error.h"
+#include "ws_conn.h"
+#include "ws_frame.h"
+#include "ws_hub.h"
+#include "ws_internal.h"
+
+_Static_assert(LWS_PRE <= WS_BUF_PRE, "ws_buf headroom must hold LWS_PRE");
+
+typedef struct ws_pss {
+    ws_sess *s;
+} ws_pss;
+
+size_t ws_conn_size(void) { return sizeof(ws_pss); }
+
+/* ---- the hub on the node ------------------------------------------------ */
+
+static void lws_want_write(void *ctx, void *handle)
+{
+    (void)ctx;
+    lws_callback_on_writable((struct lws *)handle);
+}
+
+static void lws_wake(void *ctx)
+{
+    node *n = ctx;
+    if (n->ctx)
+        lws_cancel_service(n->ctx);
+}
+
+int ws_hub_create(node *n)
+{
+    ws_hub_options o = {0};
+    o.eng = n->eng;
+    o.keys = n->keys;
+    if (n->cfg)
+        o.max_frame = (size_t)n->cfg->max_frame;
+    o.rate_ops = n->rate_conn;
+    o.tr = (ws_transport){n, lws_want_write, lws_wake};
+    o.connected = n->m.socket_connected_users;
+    o.ratelimited = n->m.ratelimited_total;
+    o.errors = n->m.ws_errors_total;
+    metrics_family *msgs = NULL;
+    if (n->m.reg &&
+        metrics_register(n->m.reg, METRICS_COUNTER, "ws_messages_total",
+                         "WebSocket frames received (in) and queued (out).",
+                         (const char *const[]){"dir"}, 1, 2, NULL, 0,
+                         &msgs) == 0) {
+        o.msgs_in = metrics_series_get(msgs, (const char *const[]){"in"});
+        o.msgs_out = metrics_series_get(msgs, (const char *const[]){"out"});
+    }
+    ws_hub *h = ws_hub_new(&o);
+    if (!h)
+        return WB_ENOMEM;
+    n->hub = h;
+    return 0;
+}
+
+void ws_hub_destroy(node *n)
+{
+    ws_hub_free(n->hub);
+    n->hub = NULL;
+}
+
+void ws_hub_on_ack(node *n, uint64_t token, const engine_ack *ack)
+{
+    if (n->hub)
+        ws_hub_core_on_ack(n->hub, token, ack);
+}
+
+void ws_hub_on_ops(node *n, const char *board_id, const wb_batch *applied,
+                   const uint8_t *encoded, size_t len, uint64_t seq)
+{
+    if (n->hub)
+        ws_hub_core_on_ops(n->hub, board_id, applied, encoded, len, seq);
+}
+
+void ws_hub_service(node *n)
+{
+    if (n->hub)
+        ws_hub_core_service(n->hub);
+}
+
+/* ---- connections --------------------------------------------------------- */
+
+static int origin_ok(node *n, struct lws *wsi)
+{
+    char origin[512], host[256];
+    int olen = lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN);
+    if (olen <= 0)
+        return lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) == 0;
+    if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0)
+        host[0] = 0;
+    const char *allowed = n->cfg ? n->cfg->allowed_origins : "";
+    return ws_origin_allowed(origin, host, allowed);
+}
+
+int ws_conn_open(node *n, struct lws *wsi, void *pss)
+{
+    ws_pss *p = pss;
+    p->s = NULL;
+    if (!n->hub || atomic_load(&n->stopping))
+        return -1;
+    if (!origin_ok(n, wsi)) {
+        WBLOG(WBLOG_WARN, "ws origin refused");
+        ws_hub_count(n->m.ws_errors_total, "origin");
+        const char why[] = "origin not allowed";
+        lws_close_reason(wsi, (enum lws_close_status)WS_CLOSE_ORIGIN,
+                         (unsigned char *)why, sizeof why - 1);
+        return -1;
+    }
+    p->s = ws_sess_open(n->hub, wsi);
+    return p->s ? 0 : -1;
+}
+
+int ws_conn_receive(node *n, struct lws *wsi, void *pss, const void *in,
+                    size_t len, int first, int final, int binary)
+{
+    ws_pss *p = pss;
+    if (!p->s)
+        return -1;
+    if (ws_sess_receive(p->s, in, len, first, final, binary) < 0)
+        /* closing: the writable callback flushes the error, then closes */
+        lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
+    return 0;
+}
+
+int ws_conn_writable(node *n, struct lws *wsi, void *pss)
+{
+    ws_pss *p = pss;
+    if (!p->s)
+        return -1;
+    const uint8_t *data;
+    size_t len;
+    if (ws_sess_peek(p->s, &data, &len)) {
+        /* lws writes the header into the headroom before data */
+        int w = lws_write(wsi, (unsigned char *)data, len, LWS_WRITE_BINARY);
+        ws_sess_pop(p->s);
+        if (w < (int)len)
+            return -1;
+        if (ws_sess_peek(p->s, &data, &len) || ws_sess_close_code(p->s, NULL))
+            lws_callback_on_writable(wsi);
+        return 0;
+    }
+    const char *reason;
+    int code = ws_sess_close_code(p->s, &reason);
+    if (!code)
+        return 0;
+    lws_close_reason(wsi, (enum lws_close_status)code,
+                     (unsigned char *)reason, strlen(reason));
+    return -1;
+}
+
+void ws_conn_close(node *n, struct lws *wsi, void *pss)
+{
+    ws_pss *p = pss;
+    ws_sess_close(p->s);
+    p->s = NULL;
+}

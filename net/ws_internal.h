@@ -1,0 +1,217 @@
+/*
+ * ws_internal.h: the transport-free core of the WebSocket layer (internal
+ * to net/ws_*.c and their tests; prefix ws_hub_ for the hub, ws_sess_ for
+ * one session).
+ *
+ * Split (docs/protocol.md part 2 is the spec):
+ *   ws_session.c  one session: reassembly, hello/auth/role, welcome via
+ *                 engine_call, ops -> engine_submit, presence, errors,
+ *                 the bounded send queue
+ *   ws_hub.c      the hub: sessions by id, rooms by board, the event list
+ *                 filled by the engine thread and drained by service
+ *   ws_conn.c     the libwebsockets binding (ws_conn.h, ws_hub.h on node)
+ *
+ * The core never calls libwebsockets. It tells its transport, through
+ * ws_transport, that a session has something to send (want_write) and
+ * that the service thread should run ws_hub_core_service (wake, from the
+ * engine thread). The transport then pulls frames with ws_sess_peek /
+ * ws_sess_pop and closes with ws_sess_close_code once the queue is empty.
+ * Tests plug in a fake transport (tests/test_net_ws_session.c).
+ *
+ * Threads: everything here runs on the service thread except
+ * ws_hub_core_on_ack / ws_hub_core_on_ops (engine thread: they only
+ * append to the event list under ev_mu and call wake).
+ */
+#ifndef WB_WS_INTERNAL_H
+#define WB_WS_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "jwt.h"
+#include "metrics.h"
+#include "op.h"
+#include "ratelimit.h"
+
+typedef struct ws_hub ws_hub;
+typedef struct ws_sess ws_sess;
+
+#define WS_SENDQ_MAX_DEFAULT (8u << 20) /* bytes queued per connection */
+#define WS_MAX_FRAME_DEFAULT (1u << 20)
+#define WS_PRESENCE_RATE 20u            /* presence frames per second */
+#define WS_CALL_TIMEOUT_MS 5000u        /* engine_call for a welcome */
+
+typedef struct ws_transport {
+    void *ctx;
+    /* service thread: the session (handle as given to ws_sess_open) has
+     * frames queued or must be closed: ask for a writable callback */
+    void (*want_write)(void *ctx, void *handle);
+    /* engine thread: events are waiting, run ws_hub_core_service soon */
+    void (*wake)(void *ctx);
+} ws_transport;
+
+typedef struct ws_hub_options {
+    engine *eng;              /* borrowed */
+    jwt_keys keys;            /* borrowed secrets */
+    size_t max_frame;         /* 0: WS_MAX_FRAME_DEFAULT */
+    size_t sendq_max;         /* 0: WS_SENDQ_MAX_DEFAULT */
+    rl_limit rate_ops;        /* ops per second per connection; rate 0: off */
+    rl_limit rate_presence;   /* rate 0: WS_PRESENCE_RATE */
+    ws_transport tr;
+    /* metrics, all optional (NULL) */
+    metrics_series *connected;       /* gauge socket_connected_users */
+    metrics_family *ratelimited;     /* counter {scope} */
+    metrics_family *errors;          /* counter {code} */
+    metrics_series *msgs_in, *msgs_out; /* ws_messages_total{dir} */
+    int64_t (*now_s)(void);          /* clock for JWT checks; NULL: time() */
+} ws_hub_options;
+
+/* Creates a hub (options copied). Returns NULL when out of memory. */
+ws_hub *ws_hub_new(const ws_hub_options *o);
+
+/* Frees the hub, every session still open, and pending events. */
+void ws_hub_free(ws_hub *h);
+
+/* Engine thread (see ws_hub.h). */
+void ws_hub_core_on_ack(ws_hub *h, uint64_t token, const engine_ack *ack);
+void ws_hub_core_on_ops(ws_hub *h, const char *board_id,
+                        const wb_batch *applied,
+                        const uint8_t *enc, size_t len, uint64_t seq);
+
+/* Service thread: delivers pending events to sessions. */
+void ws_hub_core_service(ws_hub *h);
+
+/* Number of open sessions (tests, metrics). */
+size_t ws_hub_sessions(const ws_hub *h);
+
+/* Opens a session for a transport connection (handle is passed back to
+ * want_write). Returns NULL when out of memory. */
+ws_sess *ws_sess_open(ws_hub *h, void *handle);
+
+/* A piece of one message (see ws_conn_receive). Returns 0, or -1 when the
+ * session is closing (a fatal error frame may be queued: keep writing
+ * until ws_sess_peek is empty, then close with ws_sess_close_code). */
+int ws_sess_receive(ws_sess *s, const uint8_t *in, size_t len, int first,
+                    int final, int binary);
+
+/* The next queued frame, borrowed until ws_sess_pop: 1 and *p and *len, or 0
+ * when the queue is empty. */
+int ws_sess_peek(ws_sess *s, const uint8_t **p, size_t *len);
+void ws_sess_pop(ws_sess *s);
+
+/* 0 while the session lives; else the WebSocket close code to send once
+ * the queue is empty, with a short reason (static string). */
+int ws_sess_close_code(const ws_sess *s, const char **reason);
+
+/* Leaves the room and frees the session (the connection is gone). */
+void ws_sess_close(ws_sess *s);
+
+/* Origin check of an upgrade request (docs/protocol.md 2.1): 1 when
+ * origin is NULL or empty (not a browser), or listed in allowed (comma list
+ * of origins, "*" for any), or, when allowed is empty, when its host[:port]
+ * equals host (the Host header). Case-insensitive. */
+int ws_origin_allowed(const char *origin, const char *host,
+                      const char *allowed);
+
+/* Queued bytes (tests). */
+size_t ws_sess_queued(const ws_sess *s);
+
+/* ---- hub <-> session (ws_hub.c and ws_session.c only) ----------------- */
+
+/* A refcounted frame shared by every session of a room. WS_BUF_PRE bytes
+ * of headroom precede data (libwebsockets writes its frame header there:
+ * LWS_PRE, checked in ws_conn.c). */
+#define WS_BUF_PRE 32u
+typedef struct ws_buf {
+    int refs;   /* service thread only (the engine thread creates it) */
+    size_t len;
+    uint8_t pre[WS_BUF_PRE];
+    uint8_t data[];
+} ws_buf;
+
+ws_buf *ws_buf_new(const uint8_t *p, size_t len); /* refs = 1; NULL: ENOMEM */
+void ws_buf_unref(ws_buf *b);
+
+enum ws_qkind { WS_Q_NORMAL = 0, WS_Q_PRESENCE = 1, WS_Q_WELCOME = 2 };
+
+/* Appends a frame to the session's queue (takes its own reference).
+ * Presence is dropped (0) when the queue holds more than half the bound;
+ * a normal frame past the bound closes the session as a slow consumer
+ * (WB_EFULL); a welcome is not counted. WB_ECLOSED when closing. */
+int ws_sess_enqueue(ws_sess *s, ws_buf *b, enum ws_qkind kind);
+
+typedef struct ws_qent {
+    struct ws_qent *next;
+    ws_buf *buf;
+    int counted; /* counted in qbytes */
+} ws_qent;
+
+enum ws_sess_state { WS_AWAIT_HELLO = 0, WS_JOINED = 1, WS_CLOSING = 2 };
+
+struct ws_room;
+
+struct ws_sess {
+    ws_hub *hub;
+    void *handle;         /* the transport's connection */
+    uint32_t id;          /* 1..2^31-1: token bits 32..62 */
+    uint32_t next_seq;    /* token bits 0..31 */
+    enum ws_sess_state state;
+    int close_code;
+    const char *close_reason;
+    uint8_t *rx;          /* message being reassembled */
+    size_t rx_len, rx_cap;
+    char user[JWT_SUB_MAX + 1];
+    char name[JWT_NAME_MAX + 1];
+    char board[WB_MAX_ID_LEN + 1];
+    enum jwt_role role;
+    uint32_t colour;
+    rl_bucket ops_bucket, pres_bucket;
+    uint64_t join_after;  /* ops events numbered <= this are in the welcome */
+    ws_qent *qhead, *qtail;
+    size_t qbytes;        /* counted bytes queued */
+    struct ws_room *room;
+    ws_sess *rprev, *rnext; /* room list */
+    ws_sess *hnext;         /* id hash chain */
+};
+
+#define WS_ID_BUCKETS 4096u
+#define WS_ROOM_BUCKETS 1024u
+
+typedef struct ws_room {
+    struct ws_room *next; /* hash chain */
+    ws_sess *head;
+    size_t n;
+    char board[WB_MAX_ID_LEN + 1];
+} ws_room;
+
+typedef struct ws_event {
+    struct ws_event *next;
+    int is_ops;       /* 1: ops for board's room; 0: ack for conn */
+    uint32_t conn;
+    uint64_t num;     /* ops events: 1, 2, ... in apply order */
+    ws_buf *buf;
+    char board[WB_MAX_ID_LEN + 1];
+} ws_event;
+
+struct ws_hub {
+    ws_hub_options o;
+    pthread_mutex_t ev_mu;   /* guards the three fields below */
+    ws_event *ev_head, *ev_tail;
+    uint64_t ev_ops_pushed;  /* ops events numbered so far */
+    /* service thread only: */
+    ws_sess *by_id[WS_ID_BUCKETS];
+    ws_room *rooms[WS_ROOM_BUCKETS];
+    uint32_t next_id;
+    size_t nsess;
+};
+
+/* Hub bookkeeping used by ws_session.c (ws_hub.c). */
+void ws_hub_add_sess(ws_hub *h, ws_sess *s);      /* assigns s->id */
+void ws_hub_remove_sess(ws_hub *h, ws_sess *s);   /* also leaves the room */
+int ws_hub_join(ws_hub *h, ws_sess *s);           /* 0 or WB_ENOMEM */
+uint64_t ws_hub_ops_pushed(ws_hub *h);            /* engine thread */
+void ws_hub_count(metrics_family *f, const char *label);
+
+#endif /* WB_WS_INTERNAL_H */

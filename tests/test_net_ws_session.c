@@ -1,0 +1,860 @@
+/*
+ * test_net_ws_session.c: the WebSocket session logic (net/ws_session.c,
+ * net/ws_hub.c, net/ws_origin.c) against a real engine in a scratch
+ * directory, through a fake transport: no sockets, no libwebsockets.
+ *
+ * The fixture opens an engine whose callbacks feed the hub core (as node.c
+ * does), and "clients" that push frames with ws_sess_receive and pull what
+ * the session queued with ws_sess_peek / ws_sess_pop. pump() plays the
+ * service thread: it runs ws_hub_core_service until a condition holds or a
+ * bounded time has passed.
+ *
+ * What it shows: hello -> welcome (full, delta, resync); ops -> ack after
+ * durability -> broadcast to the room in apply order, including the
+ * sender; a joiner's welcome + broadcasts rebuild exactly the engine's
+ * board while another client writes; viewers, bad tokens, missing roles,
+ * bad and oversized frames get typed errors and close codes and change
+ * nothing; resends are idempotent; op rate limit; presence fan-out and its
+ * rate limit; slow consumers lose presence first and are then closed;
+ * Origin checks.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "board.h"
+#include "codec.h"
+#include "engine.h"
+#include "engine_testkit.h"
+#include "jwt.h"
+#include "vv.h"
+#include "wb_error.h"
+#include "wbtest.h"
+#include "ws_frame.h"
+#include "ws_internal.h"
+
+static const char secret[] = "ws-session-test-secret-0123456789abcdef";
+
+/* ---- fixture ------------------------------------------------------------ */
+
+typedef struct fx {
+    engine *eng;
+    ws_hub *hub;
+    char dir[512];
+    atomic_int wakes;
+    int writes; /* want_write calls */
+} fx;
+
+static void fx_on_ack(void *ctx, uint64_t token, const engine_ack *a)
+{
+    fx *f = ctx;
+    if (f->hub)
+        ws_hub_core_on_ack(f->hub, token, a);
+}
+
+static void fx_on_ops(void *ctx, const char *bid, const wb_batch *b,
+                      const uint8_t *enc, size_t len, uint64_t seq)
+{
+    fx *f = ctx;
+    if (f->hub)
+        ws_hub_core_on_ops(f->hub, bid, b, enc, len, seq);
+}
+
+static void fx_want_write(void *ctx, void *handle)
+{
+    ((fx *)ctx)->writes++;
+}
+
+static void fx_wake(void *ctx) { atomic_fetch_add(&((fx *)ctx)->wakes, 1); }
+
+/* opts may be NULL; ring_ops 0: engine default. */
+static int fx_open(fx *f, const ws_hub_options *opts, uint32_t ring_ops)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "%s", wb_test_tmpdir("ws_session"));
+    engine_options eo;
+    tk_options(&eo, f->dir);
+    eo.oplog.sync = OPLOG_SYNC_NONE;
+    if (ring_ops)
+        eo.ring_ops = ring_ops;
+    engine_callbacks cb = {.ctx = f, .on_ack = fx_on_ack, .on_ops = fx_on_ops};
+    int rc = engine_open(&eo, &cb, &f->eng);
+    if (rc)
+        return rc;
+    ws_hub_options o = {0};
+    if (opts)
+        o = *opts;
+    o.eng = f->eng;
+    o.keys = (jwt_keys){secret, strlen(secret), NULL, 0};
+    o.tr = (ws_transport){f, fx_want_write, fx_wake};
+    f->hub = ws_hub_new(&o);
+    return f->hub ? 0 : WB_ENOMEM;
+}
+
+static void fx_close(fx *f)
+{
+    if (f->eng)
+        engine_close(f->eng);
+    ws_hub_free(f->hub);
+    f->hub = NULL;
+    wb_test_rmtree(f->dir);
+}
+
+static uint64_t mono_ms(void) { return tk_now_ms(); }
+
+/* ---- fake clients ------------------------------------------------------- */
+
+#define MAX_RX 512
+
+typedef struct client {
+    ws_sess *s;
+    uint8_t *rx[MAX_RX];
+    size_t rxlen[MAX_RX];
+    size_t nrx, seen; /* frames pulled; frames already examined */
+    int closed;       /* close code once the queue drained */
+} client;
+
+static void cl_open(fx *f, client *c)
+{
+    memset(c, 0, sizeof *c);
+    c->s = ws_sess_open(f->hub, c);
+}
+
+static void cl_pull(client *c)
+{
+    const uint8_t *p;
+    size_t len;
+    while (c->s && ws_sess_peek(c->s, &p, &len)) {
+        if (c->nrx < MAX_RX) {
+            c->rx[c->nrx] = malloc(len);
+            memcpy(c->rx[c->nrx], p, len);
+            c->rxlen[c->nrx++] = len;
+        }
+        ws_sess_pop(c->s);
+    }
+    if (c->s && !c->closed)
+        c->closed = ws_sess_close_code(c->s, NULL);
+}
+
+static void cl_free(client *c)
+{
+    if (c->s)
+        ws_sess_close(c->s);
+    c->s = NULL;
+    for (size_t i = 0; i < c->nrx; i++)
+        free(c->rx[i]);
+    c->nrx = c->seen = 0;
+}
+
+static int cl_send(client *c, const ws_frame *f)
+{
+    uint8_t *enc;
+    size_t len;
+    int rc = ws_frame_encode(f, &enc, &len);
+    if (rc)
+        return rc;
+    rc = ws_sess_receive(c->s, enc, len, 1, 1, 1);
+    free(enc);
+    return rc;
+}
+
+/* The next unexamined frame of type t (others are skipped and stay
+ * examined), decoded into *out (clear it); 0 if none yet. */
+static int cl_next(client *c, uint8_t type, ws_frame *out)
+{
+    cl_pull(c);
+    while (c->seen < c->nrx) {
+        size_t i = c->seen++;
+        if (c->rx[i][0] != type)
+            continue;
+        if (ws_frame_decode(c->rx[i], c->rxlen[i], 0, out) != 0)
+            return -1;
+        return 1;
+    }
+    return 0;
+}
+
+/* Count of pulled frames of type t. */
+static size_t cl_count(client *c, uint8_t type)
+{
+    cl_pull(c);
+    size_t n = 0;
+    for (size_t i = 0; i < c->nrx; i++)
+        n += c->rx[i][0] == type;
+    return n;
+}
+
+/* Runs the service loop until cl_count(c, type) >= n or 5 s. */
+static int pump_until(fx *f, client *c, uint8_t type, size_t n)
+{
+    uint64_t end = mono_ms() + 5000;
+    for (;;) {
+        ws_hub_core_service(f->hub);
+        if (cl_count(c, type) >= n)
+            return 1;
+        if (mono_ms() > end)
+            return 0;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Lets in-flight engine work land: service for ms milliseconds. */
+static void pump_for(fx *f, unsigned ms)
+{
+    uint64_t end = mono_ms() + ms;
+    while (mono_ms() < end) {
+        ws_hub_core_service(f->hub);
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static char *token(const char *sub, const char *name, enum jwt_role role,
+                   const char *board_id, enum jwt_role board_role,
+                   int64_t exp_delta)
+{
+    jwt_claims c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.sub, sizeof c.sub, "%s", sub);
+    snprintf(c.name, sizeof c.name, "%s", name);
+    c.role = role;
+    if (board_id) {
+        c.nboards = 1;
+        snprintf(c.boards[0].id, sizeof c.boards[0].id, "%s", board_id);
+        c.boards[0].role = board_role;
+    }
+    c.iat = time(NULL) - 10;
+    c.exp = time(NULL) + exp_delta;
+    jwt_keys k = {secret, strlen(secret), NULL, 0};
+    char *t = NULL;
+    if (jwt_sign(&c, &k, &t))
+        abort();
+    return t;
+}
+
+static int send_hello(client *c, const char *tok, const char *board_id,
+                      const uint8_t *resume, size_t rlen)
+{
+    ws_frame h = {.type = WS_HELLO};
+    h.u.hello.proto = WS_PROTO_VERSION;
+    h.u.hello.token = (wb_str){tok, (uint32_t)strlen(tok)};
+    h.u.hello.board = (wb_str){board_id, (uint32_t)strlen(board_id)};
+    h.u.hello.resume = (ws_bytes){resume, rlen};
+    return cl_send(c, &h);
+}
+
+/* hello with a fresh token of role on every board; waits for welcome. */
+static int join(fx *f, client *c, const char *user, enum jwt_role role,
+                const char *board_id)
+{
+    cl_open(f, c);
+    char *t = token(user, user, role, NULL, 0, 3600);
+    int rc = send_hello(c, t, board_id, NULL, 0);
+    free(t);
+    return rc == 0 && pump_until(f, c, WS_WELCOME, 1);
+}
+
+static int send_rects(client *c, const char *board_id, uint64_t cid0,
+                      uint32_t n, const char *prefix, int32_t x)
+{
+    wb_op ops[16];
+    char ids[16][32];
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(ids[i], sizeof ids[i], "%s%u", prefix, (unsigned)i);
+        tk_rect_op(&ops[i], "", ids[i], cid0 + i, x + (int32_t)i, 7);
+    }
+    wb_batch b = {{board_id, (uint32_t)strlen(board_id)}, n, ops, NULL};
+    ws_frame fr = {.type = WS_OPS};
+    fr.u.ops.batch = &b;
+    return cl_send(c, &fr);
+}
+
+/* The client's version token: vv from the welcome, raised by stamps. */
+static void vv_from_welcome(vv *v, const ws_frame *w)
+{
+    vv_decode(v, w->u.welcome.version.ptr, w->u.welcome.version.len, NULL);
+}
+
+static void vv_raise_batch(vv *v, const wb_batch *b)
+{
+    for (uint32_t i = 0; i < b->nops; i++)
+        vv_advance(v, b->ops[i].stamp.node, b->ops[i].stamp.oseq);
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void test_hello_welcome_full(void)
+{
+    fx f;
+    CHECK_RC(fx_open(&f, NULL, 0), 0);
+    client a;
+    CHECK(join(&f, &a, "alice", JWT_ROLE_EDITOR, "b1"));
+    ws_frame w;
+    CHECK_EQ_INT(cl_next(&a, WS_WELCOME, &w), 1);
+    CHECK_EQ_INT(w.u.welcome.flags, 0);
+    CHECK_EQ_INT(w.u.welcome.role, JWT_ROLE_EDITOR);
+    CHECK(w.u.welcome.user.len == 5 &&
+          memcmp(w.u.welcome.user.ptr, "alice", 5) == 0);
+    board *b = NULL;
+    CHECK_RC(board_state_decode(w.u.welcome.state.ptr, w.u.welcome.state.len,
+                                NULL, &b), 0);
+    CHECK_EQ_INT(board_element_count(b), 0);
+    board_free(b);
+    ws_frame_clear(&w);
+    CHECK_EQ_INT(ws_hub_sessions(f.hub), 1);
+    cl_free(&a);
+    CHECK_EQ_INT(ws_hub_sessions(f.hub), 0);
+    fx_close(&f);
+}
+
+static void test_ops_ack_broadcast(void)
+{
+    fx f;
+    CHECK_RC(fx_open(&f, NULL, 0), 0);
+    client a, v, other;
+    CHECK(join(&f, &a, "alice", JWT_ROLE_EDITOR, "b1"));
+    CHECK(join(&f, &v, "victor", JWT_ROLE_VIEWER, "b1"));
+    CHECK(join(&f, &other, "olga", JWT_ROLE_EDITOR, "b2"));
+    CHECK_RC(send_rects(&a, "b1", 100, 2, "r", 10), 0);
+    CHECK(pump_until(&f, &a, WS_ACK, 1));
+    ws_frame k;
+    CHECK_EQ_INT(cl_next(&a, WS_ACK, &k), 1);
+    CHECK_EQ_INT(k.u.ack.status, WS_OK);
+    CHECK_EQ_INT(k.u.ack.n, 2);
+    CHECK_EQ_U64(k.u.ack.items[0].client_op_id, 100);
+    CHECK_EQ_U64(k.u.ack.items[1].client_op_id, 101);
+    CHECK(k.u.ack.items[0].stamp.node != 0 && k.u.ack.items[1].stamp.oseq ==
+                                                  k.u.ack.items[0].stamp.oseq + 1);
+    CHECK(k.u.ack.first_seq > 0);
+    wb_stamp s0 = k.u.ack.items[0].stamp;
+    ws_frame_clear(&k);
+    /* the broadcast reaches the viewer and the sender, not board b2 */
+    CHECK(pump_until(&f, &v, WS_SOPS, 1));
+    CHECK(pump_until(&f, &a, WS_SOPS, 1));
+    ws_frame o;
+    CHECK_EQ_INT(cl_next(&v, WS_SOPS, &o), 1);
+    CHECK_EQ_INT(o.u.ops.batch->nops, 2);
+    CHECK(wb_stamp_cmp(&o.u.ops.batch->ops[0].stamp, &s0) == 0);
+    CHECK(o.u.ops.batch->ops[0].user.len == 5 &&
+          memcmp(o.u.ops.batch->ops[0].user.ptr, "alice", 5) == 0);
+    ws_frame_clear(&o);
+    pump_for(&f, 30);
+    CHECK_EQ_INT(cl_count(&other, WS_SOPS), 0);
+    CHECK_EQ_INT(cl_count(&v, WS_SOPS), 1);
+    cl_free(&a);
+    cl_free(&v);
+    cl_free(&other);
+    fx_close(&f);
+}
+
+static void test_viewer_and_wrong_board_refused(void)
+{
+    fx f;
+    CHECK_RC(fx_open(&f, NULL, 0), 0);
+    client v, a;
+    CHECK(join(&f, &v, "victor", JWT_ROLE_VIEWER, "b1"));
+    CHECK(join(&f, &a, "alice", JWT_ROLE_EDITOR, "b1"));
+    engine_stats before, after;
+    engine_get_stats(f.eng, &before);
+    CHECK_RC(send_rects(&v, "b1", 1, 1, "v", 0), 0);
+    CHECK_RC(send_rects(&a, "b9", 2, 1, "w", 0), 0); /* not the hello's */
+    ws_frame k;
+    CHECK_EQ_INT(cl_next(&v, WS_ACK, &k), 1);
+    CHECK_EQ_INT(k.u.ack.status, WS_CODE_FORBIDDEN);
+    CHECK_EQ_U64(k.u.ack.items[0].client_op_id, 1);
+    ws_frame_clear(&k);
+    CHECK_EQ_INT(cl_next(&a, WS_ACK, &k), 1);
+    CHECK_EQ_INT(k.u.ack.status, WS_CODE_PROTOCOL);
+    ws_frame_clear(&k);
+    pump_for(&f, 30);
+    engine_get_stats(f.eng, &after);
+    CHECK_EQ_U64(after.submitted, before.submitted);
+    CHECK_EQ_INT(cl_count(&v, WS_SOPS), 0);
+    CHECK_EQ_INT(ws_sess_close_code(v.s, NULL), 0); /* still connected */
+    cl_free(&v);
+    cl_free(&a);
+    fx_close(&f);
+}
+
+/* Applies every server ops frame of c from index from onto b. */
+static int apply_broadcasts(client *c, board *b, vv *version)
+{
+    cl_pull(c);
+    for (size_t i = 0; i < c->nrx; i++) {
+        if (c->rx[i][0] != WS_SOPS)
+            continue;
+        ws_frame o;
+        if (ws_frame_decode(c->rx[i], c->rxlen[i], 0, &o))
+            return -1;
+        int rc = board_apply_batch(b, o.u.ops.batch);
+        if (version)
+            vv_raise_batch(version, o.u.ops.batch);
+        ws_frame_clear(&o);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static void test_join_point_exact_while_writing(void)
+{
+    fx f;
+    CHECK_RC(fx_open(&f, NULL, 0), 0);
+    client w, j;
+    CHECK(join(&f, &w, "writer", JWT_ROLE_EDITOR, "b1"));
+    /* a stream of batches in flight while j joins */
+    char prefix[16];
+    for (int i = 0; i < 30; i++) {
+        if (i == 20) {
+            /* let the engine apply (most of) the first 20 without running
+             * the service loop: their events wait in the hub's list while
+             * j joins, and must not reach j (they are in its welcome) */
+            engine_stats st;
+            uint64_t end = mono_ms() + 5000;
+            do {
+                struct timespec ts = {0, 1000000};
+                nanosleep(&ts, NULL);
+                engine_get_stats(f.eng, &st);
+            } while (st.ops_applied < 45 && mono_ms() < end);
+            CHECK(join(&f, &j, "joiner", JWT_ROLE_VIEWER, "b1"));
+        }
+        snprintf(prefix, sizeof prefix, "e%d_", i); /* 3 new elements each */
+        CHECK_RC(send_rects(&w, "b1", 1000 + 10 * (uint64_t)i, 3, prefix, i),
+                 0);
+    }
+    CHECK(pump_until(&f, &w, WS_ACK, 30));
+    pump_for(&f, 50);
+    ws_frame wel;
+    CHECK_EQ_INT(cl_next(&j, WS_WELCOME, &wel), 1);
+    board *b = NULL;
+    CHECK_RC(board_state_decode(wel.u.welcome.state.ptr,
+                                wel.u.welcome.state.len, NULL, &b), 0);
+    ws_frame_clear(&wel);
+    size_t in_welcome = board_element_count(b) / 3;
+    CHECK_RC(apply_broadcasts(&j, b, NULL), 0);
+    uint64_t mine;
+    CHECK_RC(board_state_hash(b, &mine), 0);
+    size_t count = board_element_count(b);
+    board_free(b);
+    tk_read r;
+    CHECK_RC(tk_read_board(f.eng, "b1", NULL, &r), 0);
+    vv_free(&r.version);
+    CHECK_EQ_INT(count, r.count);
+    CHECK_EQ_U64(mine, r.hash);
+    /* every batch exactly once: in the welcome or as a broadcast */
+    CHECK_EQ_INT(r.count, 90);
+    CHECK_EQ_INT(in_welcome + cl_count(&j, WS_SOPS), 30);
+    fprintf(stderr, "  joiner: %zu batches in the welcome, %zu broadcast\n",
+            in_welcome, cl_count(&j, WS_SOPS));
+    cl_free(&w);
+    cl_free(&j);
+    fx_close(&f);
+}
+
+static void test_resume_delta_and_resync(void)
+{
+    fx f;
+    CHECK_RC(fx_open(&f, NULL, 8), 0); /* small resume ring */
+    client a, c;
+    CHECK(join(&f, &a, "alice", JWT_ROLE_EDITOR, "b1"));
+    CHECK(join(&f, &c, "carol", JWT_ROLE_EDITOR, "b1"));
+    CHECK_RC(send_rects(&c, "b1", 1, 1, "x", 0), 0);
+    CHECK(pump_until(&f, &a, WS_SOPS, 1));
+    /* a's version token: welcome vv raised by the broadcasts */
+    ws_frame w;
+    CHECK_EQ_INT(cl_next(&a, WS_WELCOME, &w), 1);
+    vv tok;
+    vv_init(&tok);
+    vv_from_welcome(&tok, &w);
+    ws_frame_clear(&w);
+    board *mirror = NULL;
+    CHECK_RC(board_create("b1", 2, NULL, &mirror), 0);
+    CHECK_RC(apply_broadcasts(&a, mirror, &tok), 0);
+    cl_free(&a); /* disconnect */
+    /* two batches a misses */
+    CHECK_RC(send_rects(&c, "b1", 2, 2, "y", 5), 0);
+    CHECK_RC(send_rects(&c, "b1", 4, 1, "z", 6), 0);
+    CHECK(pump_until(&f, &c, WS_ACK, 3));
+    uint8_t enc[256];
+    size_t elen;
+    CHECK_RC(vv_encode(&tok, enc, sizeof enc, &elen), 0);
+    cl_open(&f, &a);
+    char *t = token("alice", "Alice", JWT_ROLE_EDITOR, NULL, 0, 3600);
+    CHECK_RC(send_hello(&a, t, "b1", enc, elen), 0);
+    CHECK(pump_until(&f, &a, WS_WELCOME, 1));
+    CHECK_EQ_INT(cl_next(&a, WS_WELCOME, &w), 1);
+    CHECK_EQ_INT(w.u.welcome.flags, WS_WELCOME_DELTA);
+    CHECK_EQ_INT(w.u.welcome.ndelta, 2); /* exactly the missed batches */
+    uint64_t cids[3];
+    size_t ncid = 0;
+    for (uint32_t i = 0; i < w.u.welcome.ndelta; i++) {
+        wb_batch *b = NULL;
+        CHECK_RC(codec_decode_batch(w.u.welcome.delta[i].batch.ptr,
+                                    w.u.welcome.delta[i].batch.len, &b), 0);
+        for (uint32_t k = 0; k < b->nops && ncid < 3; k++)
+            cids[ncid++] = b->ops[k].client_op_id;
+        CHECK_RC(board_apply_batch(mirror, b), 0);
+        codec_batch_free(b);
+    }
+    CHECK_EQ_INT(ncid, 3);
+    CHECK(cids[0] == 2 && cids[1] == 3 && cids[2] == 4);
+    vv newtok;
+    vv_init(&newtok);
+    vv_from_welcome(&newtok, &w);
+    ws_frame_clear(&w);
+    uint64_t h1;
+    CHECK_RC(board_state_hash(mirror, &h1), 0);
+    tk_read r;
+    CHECK_RC(tk_read_board(f.eng, "b1", NULL, &r), 0);
+    CHECK_EQ_U64(h1, r.hash);
+    CHECK(vv_compare(&newtok, &r.version) == VV_EQUAL);
+    vv_free(&r.version);
+    cl_free(&a);
+    /* an up-to-date token: an empty delta */
+    CHECK_RC(vv_encode(&newtok, enc, sizeof enc, &elen), 0);
+    cl_open(&f, &a);
+    CHECK_RC(send_hello(&a, t, "b1", enc, elen), 0);
+    CHECK(pump_until(&f, &a, WS_WELCOME, 1));
+    CHECK_EQ_INT(cl_next(&a, WS_WELCOME, &w), 1);
+    CHECK_EQ_INT(w.u.welcome.flags, WS_WELCOME_DELTA);
+    CHECK_EQ_INT(w.u.welcome.ndelta, 0);
+    ws_frame_clear(&w);
+    cl_free(&a);
+    /* push the old token out of the 8-op ring: full state, RESYNC */
+    for (int i = 0; i < 6; i++)
+        CHECK_RC(send_rects(&c, "b1", 10 + 2 * (uint64_t)i, 2, "q", i), 0);
+    CHECK(pump_until(&f, &c, WS_ACK, 9));
+    CHECK_RC(vv_encode(&tok, enc, sizeof enc, &elen), 0);
+    cl_open(&f, &a);
+    CHECK_RC(send_hello(&a, t, "b1", enc, elen), 0);
+    CHECK(pump_until(&f, &a, WS_WELCOME, 1));
+    CHECK_EQ_INT(cl_next(&a, WS_WELCOME, &w), 1);
+    CHECK_EQ_INT(w.u.welcome.flags, WS_WELCOME_RESYNC);
+    board *full = NULL;
+    CHECK_RC(board_state_decode(w.u.welcome.state.ptr, w.u.welcome.state.len,
+                                NULL, &full), 0);
+    ws_frame_clear(&w);
+    uint64_t h2;
+    CHECK_RC(board_state_hash(full, &h2), 0);
+    board_free(full);
+    CHECK_RC(tk_read_board(f.eng, "b1", NULL, &r), 0);
+    vv_free(&r.version);
+    CHECK_EQ_U64(h2, r.hash);
+    CHECK_EQ_INT(ws_sess_close_code(a.s, NULL), 0); /* an answer, not an error */
+    free(t);
+    board_free(mirror);
+    vv_free(&tok);
+    vv_free(&newtok);
+    cl_free(&a);
+    cl_free(&c);
+    fx_close(&f);
+}
+
+static void test_idempotent_resend(void)
+{
+    fx f;
+    CHECK_RC(fx_open(&f, NULL, 0), 0);
+    client a, v;
+    CHECK(join(&f, &a, "alice", JWT_ROLE_EDITOR, "b1"));
+    CHECK(join(&f, &v, "victor", JWT_ROLE_VIEWER, "b1"));
+    CHECK_RC(send_rects(&a, "b1", 500, 2, "d", 1), 0);
+    CHECK(pump_until(&f, &a, WS_ACK, 1));
+    ws_frame k1, k2;
+    CHECK_EQ_INT(cl_next(&a, WS_ACK, &k1), 1);
+    CHECK(pump_until(&f, &v, WS_SOPS, 1));
+    cl_free(&a);
+    /* reconnect and resend the same client op ids */
+    CHECK(join(&f, &a, "alice", JWT_ROLE_EDITOR, "b1"));
+    CHECK_RC(send_rects(&a, "b1", 500, 2, "d", 1), 0);
+    CHECK(pump_until(&f, &a, WS_ACK, 1));
+    CHECK_EQ_INT(cl_next(&a, WS_ACK, &k2), 1);
+    CHECK_EQ_INT(k2.u.ack.status, WS_OK);
+    CHECK_EQ_INT(k2.u.ack.dups, 2);
+    CHECK(wb_stamp_cmp(&k1.u.ack.items[0].stamp, &k2.u.ack.items[0].stamp) == 0);
+    CHECK(wb_stamp_cmp(&k1.u.ack.items[1].stamp, &k2.u.ack.items[1].stamp) == 0);
+    ws_frame_clear(&k1);
+    ws_frame_clear(&k2);
+    pump_for(&f, 30);
+    CHECK_EQ_INT(cl_count(&v, WS_SOPS), 1); /* nothing applied twice */
+    cl_free(&a);
+    cl_free(&v);
+    fx_close(&f);
+}
+
+/* Opens a client, sends hello with tok, expects a fatal error code and
+ * close code. */
+static void expect_refused(fx *f, const char *tok, const char *board_id,
+                           uint32_t code, int close_code)
+{
+    client c;
+    cl_open(f, &c);
+    send_hello(&c, tok, board_id, NULL, 0);
+    ws_frame e;
+    CHECK_EQ_INT(cl_next(&c, WS_ERROR, &e), 1);
+    CHECK_EQ_INT(e.u.error.code, code);
+    CHECK_EQ_INT(e.u.error.fatal, 1);
+    ws_frame_clear(&e);
+    CHECK_EQ_INT(c.closed, close_code);
+    CHECK_EQ_INT(cl_count(&c, WS_WELCOME), 0);
+    cl_free(&c);
+}
+
+static void test_auth_refused(void)
+{
+    fx f;
+    CHECK_RC(fx_open(&f, NULL, 0), 0);
+    char *expired = token("alice", "", JWT_ROLE_EDITOR, NULL, 0, -3600);
+    char *other = token("alice", "", JWT_ROLE_NONE, "b2", JWT_ROLE_OWNER, 3600);
+    char *good = token("alice", "", JWT_ROLE_EDITOR, NULL, 0, 3600);
+    char *bad = strdup(good);
+    bad[strlen(bad) - 2] ^= 1; /* signature byte */
+    int before = wb_test_current_failed;
+    expect_refused(&f, expired, "b1", WS_CODE_UNAUTHORIZED, WS_CLOSE_UNAUTHORIZED);
+    expect_refused(&f, bad, "b1", WS_CODE_UNAUTHORIZED, WS_CLOSE_UNAUTHORIZED);
+    expect_refused(&f, "not-a-jwt", "b1", WS_CODE_UNAUTHORIZED,
+                   WS_CLOSE_UNAUTHORIZED);
+    expect_refused(&f, other, "b1", WS_CODE_FORBIDDEN, WS_CLOSE_FORBIDDEN);
+    free(expired);
+    free(other);
+    free(bad);
+    CHECK(wb_test_current_failed == before);
+    /* the per-board role works on its board */
+    client c;
+    cl_open(&f, &c);
+    char *owner = token("alice", "", JWT_ROLE_NONE, "b2", JWT_ROLE_OWNER, 3600);
+    CHECK_RC(send_hello(&c, owner, "b2", NULL, 0), 0);
+    free(owner);
+    free(good);
+    ws_frame w;
+    CHECK_EQ_INT(cl_next(&c, WS_WELCOME, &w), 1);
+    CHECK_EQ_INT(w.u.welcome.role, JWT_ROLE_OWNER);
+    ws_frame_clear(&w);
+    cl_free(&c);
+    fx_close(&f);
+}
+
+static void test_bad_frames(void)
+{
+    fx f;
+    CHECK_RC(fx_open(&f, NULL, 0), 0);
+    client c;
+    /* before hello: anything but hello is fatal */
+    cl_open(&f, &c);
+    ws_frame ping = {.type = WS_PING};
+    ping.u.ping.nonce = 9;
+    CHECK_EQ_INT(cl_send(&c, &ping), -1);
+    ws_frame e;
+    CHECK_EQ_INT(cl_next(&c, WS_ERROR, &e), 1);
+    CHECK_EQ_INT(e.u.error.code, WS_CODE_PROTOCOL);
+    ws_frame_clear(&e);
+    CHECK_EQ_INT(c.closed, WS_CLOSE_PROTOCOL);
+    cl_free(&c);
+    /* text message */
+    cl_open(&f, &c);
+    CHECK_EQ_INT(ws_sess_receive(c.s, (const uint8_t *)"hi", 2, 1, 1, 0), -1);
+    cl_pull(&c);
+    CHECK_EQ_INT(c.closed, WS_CLOSE_PROTOCOL);
+    cl_free(&c);
+    /* after the welcome: malformed is a non-fatal typed error */
+    CHECK(join(&f, &c, "alice", JWT_ROLE_EDITOR, "b1"));
+    const uint8_t junk[] = {WS_OPS, 1, 1, 2, 'b', '1', 1, 0x07};
+    CHECK_EQ_INT(ws_sess_receive(c.s, junk, sizeof junk, 1, 1, 1), 0);
+    CHECK_EQ_INT(cl_next(&c, WS_ERROR, &e), 1);
+    CHECK_EQ_INT(e.u.error.fatal, 0);
+    CHECK(e.u.error.code == WS_CODE_MALFORMED);
+    ws_frame_clear(&e);
+    const uint8_t badver[] = {WS_PING, 7, 1};
+    CHECK_EQ_INT(ws_sess_receive(c.s, badver, sizeof badver, 1, 1, 1), 0);
+    CHECK_EQ_INT(cl_next(&c, WS_ERROR, &e), 1);
+    CHECK_EQ_INT(e.u.error.code, WS_CODE_VERSION);
+    ws_frame_clear(&e);
+    /* fragments are reassembled: a ping in three pieces gets its pong */
+    uint8_t p[] = {WS_PING, 1, 0x2a};
+    CHECK_EQ_INT(ws_sess_receive(c.s, p, 1, 1, 0, 1), 0);
+    CHECK_EQ_INT(ws_sess_receive(c.s, p + 1, 1, 0, 0, 1), 0);
+    CHECK_EQ_INT(ws_sess_receive(c.s, p + 2, 1, 0, 1, 1), 0);
+    CHECK_EQ_INT(cl_next(&c, WS_PONG, &e), 1);
+    CHECK_EQ_U64(e.u.ping.nonce, 42);
+    ws_frame_clear(&e);
+    CHECK_EQ_INT(ws_sess_close_code(c.s, NULL), 0);
+    /* a second hello is fatal */
+    char *t = token("alice", "", JWT_ROLE_EDITOR, NULL, 0, 3600);
+    CHECK_EQ_INT(send_hello(&c, t, "b1", NULL, 0), -1);
+    free(t);
+    cl_pull(&c);
+    CHECK_EQ_INT(c.closed, WS_CLOSE_PROTOCOL);
+    cl_free(&c);
+    fx_close(&f);
+}
+
+static void test_frame_too_big(void)
+{
+    fx f;
+    ws_hub_options o = {.max_frame = 4096};
+    CHECK_RC(fx_open(&f, &o, 0), 0);
+    client c;
+    CHECK(join(&f, &c, "alice", JWT_ROLE_EDITOR, "b1"));
+    static uint8_t big[3000];
+    big[0] = WS_OPS;
+    big[1] = 1;
+    CHECK_EQ_INT(ws_sess_receive(c.s, big, sizeof big, 1, 0, 1), 0);
+    /* the second piece crosses 4096: refused before buffering it */
+    CHECK_EQ_INT(ws_sess_receive(c.s, big, sizeof big, 0, 0, 1), -1);
+    ws_frame e;
+    CHECK_EQ_INT(cl_next(&c, WS_ERROR, &e), 1);
+    CHECK_EQ_INT(e.u.error.code, WS_CODE_TOO_BIG);
+    ws_frame_clear(&e);
+    CHECK_EQ_INT(c.closed, WS_CLOSE_TOO_BIG);
+    cl_free(&c);
+    fx_close(&f);
+}
+
+static void test_op_rate_limit(void)
+{
+    fx f;
+    ws_hub_options o = {.rate_ops = {1, 3}}; /* 3 ops, then 1 per second */
+    CHECK_RC(fx_open(&f, &o, 0), 0);
+    client c;
+    CHECK(join(&f, &c, "alice", JWT_ROLE_EDITOR, "b1"));
+    CHECK_RC(send_rects(&c, "b1", 1, 2, "a", 0), 0);
+    CHECK_RC(send_rects(&c, "b1", 3, 1, "b", 0), 0);
+    CHECK_RC(send_rects(&c, "b1", 4, 1, "c", 0), 0); /* the 4th op */
+    CHECK(pump_until(&f, &c, WS_ACK, 3));
+    int ok = 0, limited = 0;
+    ws_frame k;
+    while (cl_next(&c, WS_ACK, &k) == 1) {
+        if (k.u.ack.status == WS_OK)
+            ok++;
+        else if (k.u.ack.status == WS_CODE_RATE_LIMITED &&
+                 k.u.ack.items[0].client_op_id == 4)
+            limited++;
+        ws_frame_clear(&k);
+    }
+    CHECK_EQ_INT(ok, 2);
+    CHECK_EQ_INT(limited, 1);
+    cl_free(&c);
+    fx_close(&f);
+}
+
+static void test_presence(void)
+{
+    fx f;
+    CHECK_RC(fx_open(&f, NULL, 0), 0);
+    client a, b;
+    CHECK(join(&f, &a, "alice", JWT_ROLE_VIEWER, "b1"));
+    CHECK(join(&f, &b, "bob", JWT_ROLE_VIEWER, "b1"));
+    wb_str sel[1] = {{"e1", 2}};
+    ws_frame p = {.type = WS_PRESENCE};
+    p.u.presence.x = -5;
+    p.u.presence.y = 99;
+    p.u.presence.flags = WS_PRESENCE_DRAWING;
+    p.u.presence.nsel = 1;
+    p.u.presence.sel = sel;
+    for (int i = 0; i < 30; i++)
+        CHECK_RC(cl_send(&a, &p), 0);
+    ws_frame q;
+    CHECK_EQ_INT(cl_next(&b, WS_SPRESENCE, &q), 1);
+    CHECK(q.u.presence.user.len == 5 &&
+          memcmp(q.u.presence.user.ptr, "alice", 5) == 0);
+    CHECK_EQ_INT(q.u.presence.x, -5);
+    CHECK_EQ_INT(q.u.presence.y, 99);
+    CHECK_EQ_INT(q.u.presence.nsel, 1);
+    CHECK(q.u.presence.colour != 0);
+    ws_frame_clear(&q);
+    /* burst 20 per second: the rest of the 30 were dropped */
+    size_t got = cl_count(&b, WS_SPRESENCE);
+    CHECK_MSG(got >= 20 && got <= 21, "presence fan-out %zu", got);
+    CHECK_EQ_INT(cl_count(&a, WS_SPRESENCE), 0); /* not echoed */
+    cl_free(&a);
+    cl_free(&b);
+    fx_close(&f);
+}
+
+static void test_slow_consumer(void)
+{
+    fx f;
+    ws_hub_options o = {.sendq_max = 2048};
+    CHECK_RC(fx_open(&f, &o, 0), 0);
+    client w, slow, p;
+    CHECK(join(&f, &w, "writer", JWT_ROLE_EDITOR, "b1"));
+    CHECK(join(&f, &slow, "slow", JWT_ROLE_VIEWER, "b1"));
+    CHECK(join(&f, &p, "pres", JWT_ROLE_VIEWER, "b1"));
+    cl_pull(&slow); /* the welcome is out; from now on slow never reads */
+    ws_sess *s = slow.s;
+    slow.s = NULL; /* keep cl_* away from it */
+    /* broadcasts until slow holds more than half the bound */
+    int i = 0;
+    while (ws_sess_queued(s) <= 1024 && i < 50) {
+        CHECK_RC(send_rects(&w, "b1", 100 + 10 * (uint64_t)i, 4, "s", i), 0);
+        CHECK(pump_until(&f, &w, WS_ACK, (size_t)i + 1));
+        pump_for(&f, 5);
+        cl_pull(&p);
+        i++;
+    }
+    CHECK(ws_sess_queued(s) > 1024);
+    CHECK_EQ_INT(ws_sess_close_code(s, NULL), 0);
+    /* presence is dropped first: the queue does not grow */
+    size_t q = ws_sess_queued(s);
+    ws_frame pr = {.type = WS_PRESENCE};
+    CHECK_RC(cl_send(&p, &pr), 0);
+    CHECK_EQ_U64(ws_sess_queued(s), q);
+    CHECK_EQ_INT(ws_sess_close_code(s, NULL), 0);
+    /* more broadcasts: past the bound it is closed as a slow consumer */
+    while (!ws_sess_close_code(s, NULL) && i < 100) {
+        CHECK_RC(send_rects(&w, "b1", 100 + 10 * (uint64_t)i, 4, "s", i), 0);
+        CHECK(pump_until(&f, &w, WS_ACK, (size_t)i + 1));
+        pump_for(&f, 5);
+        cl_pull(&p);
+        i++;
+    }
+    CHECK_EQ_INT(ws_sess_close_code(s, NULL), WS_CLOSE_SLOW_CONSUMER);
+    CHECK_EQ_U64(ws_sess_queued(s), 0);
+    /* the writer was never slowed: every batch acked */
+    CHECK_EQ_INT(cl_count(&w, WS_ACK), (size_t)i);
+    ws_sess_close(s);
+    cl_free(&slow); /* its received frames (slow.s is already NULL) */
+    cl_free(&w);
+    cl_free(&p);
+    fx_close(&f);
+}
+
+static void test_origin(void)
+{
+    CHECK(ws_origin_allowed(NULL, "wb.example.com", ""));
+    CHECK(ws_origin_allowed("", "wb.example.com", ""));
+    CHECK(ws_origin_allowed("https://wb.example.com", "wb.example.com", ""));
+    CHECK(ws_origin_allowed("http://127.0.0.1:8080", "127.0.0.1:8080", ""));
+    CHECK(ws_origin_allowed("HTTPS://WB.example.com/", "wb.example.com", ""));
+    CHECK(!ws_origin_allowed("https://evil.com", "wb.example.com", ""));
+    CHECK(!ws_origin_allowed("https://wb.example.com.evil.com",
+                             "wb.example.com", ""));
+    CHECK(!ws_origin_allowed("http://127.0.0.1:9999", "127.0.0.1:8080", ""));
+    CHECK(!ws_origin_allowed("null", "wb.example.com", ""));
+    const char *list = "https://a.example, https://b.example:8443";
+    CHECK(ws_origin_allowed("https://b.example:8443", "x", list));
+    CHECK(ws_origin_allowed("https://a.example", "x", list));
+    CHECK(!ws_origin_allowed("https://b.example", "b.example", list));
+    CHECK(!ws_origin_allowed("https://a.examplex", "x", list));
+    CHECK(ws_origin_allowed("https://anything", "x", "*"));
+}
+
+int main(void)
+{
+    WB_RUN(test_hello_welcome_full);
+    WB_RUN(test_ops_ack_broadcast);
+    WB_RUN(test_viewer_and_wrong_board_refused);
+    WB_RUN(test_join_point_exact_while_writing);
+    WB_RUN(test_resume_delta_and_resync);
+    WB_RUN(test_idempotent_resend);
+    WB_RUN(test_auth_refused);
+    WB_RUN(test_bad_frames);
+    WB_RUN(test_frame_too_big);
+    WB_RUN(test_op_rate_limit);
+    WB_RUN(test_presence);
+    WB_RUN(test_slow_consumer);
+    WB_RUN(test_origin);
+    return wb_test_summary();
+}
