@@ -45,13 +45,13 @@ static void lws_want_write(void *ctx, void *handle)
 
 static void lws_wake(void *ctx)
 {
-    node *n = ctx;
-    if (n->ctx)
-        lws_cancel_service(n->ctx);
+    node_wake(ctx); /* lws_cancel_service, safe against shutdown */
 }
 
 int ws_hub_create(node *n)
 {
+    if (!n->eng)
+        return WB_EINVAL; /* the hub submits to the engine: open it first */
     ws_hub_options o = {0};
     o.eng = n->eng;
     o.keys = n->keys;

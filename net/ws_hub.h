@@ -28,7 +28,8 @@
 
 typedef struct node node; /* net/node.h */
 
-/* Creates the hub into n->hub. Returns 0 or WB_ENOMEM. */
+/* Creates the hub into n->hub, once n->eng is open (WB_EINVAL before).
+ * Returns 0, WB_EINVAL or WB_ENOMEM. */
 int ws_hub_create(node *n);
 
 /* Frees the hub (after the lws context is destroyed: no session is left).
