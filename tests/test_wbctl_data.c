@@ -20,6 +20,12 @@
  *       Opens an engine on DATA_DIR (as a node would) and prints
  *       engine_board_json of BOARD and, on stderr, its state hash: what a
  *       node started on that directory would serve.
+ *   test_wbctl_data --live DIR
+ *       A stand-in for a running node: opens an engine on DIR/data, creates
+ *       DIR/live.ready, then adds a rect to board "live" every 2 ms
+ *       (snapshotting every 50 ops) until DIR/live.stop exists or 20 s
+ *       have passed, closes the engine and writes the board's final state
+ *       hash to DIR/live.hash. wbctl runs beside it in the tests.
  *   test_wbctl_data            (ctest) makes such data in a temporary
  *       directory and checks that restore_board gives every recorded
  *       state at its seq and at its time.
@@ -420,8 +426,64 @@ static int engine_json(const char *dir, const char *bid)
     return rc ? 1 : 0;
 }
 
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* --live: keeps an engine running on dir/data and writing. */
+static int live(const char *dir)
+{
+    char data[600], ready[600], stop[600], hashf[600];
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(ready, sizeof ready, "%s/live.ready", dir);
+    snprintf(stop, sizeof stop, "%s/live.stop", dir);
+    snprintf(hashf, sizeof hashf, "%s/live.hash", dir);
+    gen g;
+    memset(&g, 0, sizeof g);
+    tk_init(&g.t);
+    engine_options o;
+    tk_options(&o, data);
+    o.oplog.segment_size = 4096;
+    o.snap_every_ops = 50;
+    o.snap_every_ms = 200;
+    engine_callbacks cb = tk_callbacks(&g.t);
+    int rc = engine_open(&o, &cb, &g.e);
+    if (!rc)
+        rc = write_file(ready, "ready\n");
+    uint64_t end = tk_now_ms() + 20000;
+    g.cid = 1000000;
+    for (int i = 0; !rc && !file_exists(stop) && tk_now_ms() < end; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "live-%d", i);
+        wb_op op;
+        base_op(&op, ++g.cid, id, WB_ELEM_RECT, 100 * (i % 500), 100 * (i / 500));
+        rc = submit(&g, "live", &op, 1);
+        sleep_ms(2);
+    }
+    json_arg a = {"live", NULL, 0};
+    if (!rc)
+        rc = engine_call(g.e, json_fn, &a, 10000);
+    free(a.json);
+    if (g.e) {
+        int crc = engine_close(g.e);
+        rc = rc ? rc : crc;
+    }
+    tk_free(&g.t);
+    char line[32];
+    snprintf(line, sizeof line, "%016" PRIx64 "\n", a.hash);
+    if (!rc)
+        rc = write_file(hashf, line);
+    if (rc)
+        fprintf(stderr, "live: %s\n", wb_strerror(rc));
+    return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--live") == 0)
+        return live(argv[2]);
     if (argc == 4 && strcmp(argv[1], "--engine-json") == 0)
         return engine_json(argv[2], argv[3]);
     if (argc == 3 && strcmp(argv[1], "--make-engine-data") == 0) {
