@@ -120,6 +120,15 @@ grep -q "^boards *3$" "$T/out" || fail "stats text: $(cat "$T/out")"
 expect_rc 0 "$WBCTL" stats "$T/empty" --json
 py 'assert o["oplog"]["records"]==0 and o["boards"]["count"]==0' || fail "stats of an empty dir"
 
+# A progress bar only on a terminal (script(1) gives wbctl a pseudo-terminal).
+expect_rc 0 "$WBCTL" stats "$D"
+grep -q "reading oplog" "$T/err" && fail "progress bar printed to a pipe"
+script -qec "\"$WBCTL\" stats \"$D\"" /dev/null >"$T/tty" 2>&1 || fail "stats under script failed"
+grep -q "stats: reading oplog \[" "$T/tty" || fail "no progress bar on a terminal: $(head -c 300 "$T/tty")"
+grep -q "^boards *3" <(tr -d '\r' <"$T/tty" | sed 's/\x1b\[K//g') || fail "stats output lost under a terminal"
+WBCTL_NO_PROGRESS=1 script -qec "\"$WBCTL\" stats \"$D\"" /dev/null >"$T/tty" 2>&1
+grep -q "reading oplog" "$T/tty" && fail "WBCTL_NO_PROGRESS did not silence the bar"
+
 # --- export -------------------------------------------------------------------------------
 expect_rc 0 "$WBCTL" export "$D" --board alpha --format json
 cmp -s "$T/out" <(cat "$T/gen/expect/alpha-4.json"; echo) || fail "export json is not the board at the end"

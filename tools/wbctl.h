@@ -12,6 +12,7 @@
 #ifndef WBCTL_H
 #define WBCTL_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 enum { WBCTL_OK = 0, WBCTL_FAIL = 1, WBCTL_USAGE = 2 };
@@ -46,6 +47,16 @@ int wbctl_cmd_export(int argc, char **argv);
 int wbctl_cmd_compact(int argc, char **argv);
 int wbctl_cmd_stats(int argc, char **argv);
 int wbctl_cmd_token(int argc, char **argv);
+
+/* wbctl_progress.c: a progress bar on stderr, only on a terminal. */
+typedef struct wbctl_progress {
+    int on, drawn;
+    const char *label;
+    unsigned long long last_ns;
+} wbctl_progress;
+void wbctl_progress_begin(wbctl_progress *p, const char *label);
+void wbctl_progress_update(wbctl_progress *p, uint64_t done, uint64_t total);
+void wbctl_progress_end(wbctl_progress *p);
 
 /* wbctl_svg.c: board_json (board_to_json's document) as SVG into out.
  * 0, WB_EMALFORMED (not a board document) or WB_ENOMEM. */

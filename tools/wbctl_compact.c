@@ -107,16 +107,26 @@ static int parse(int argc, char **argv, compact_opts *o)
 static int first_seq_since(const char *dir, int64_t cutoff_us, uint64_t *seq)
 {
     *seq = UINT64_MAX;
+    uint64_t *firsts = NULL, est = 0;
+    size_t n = 0;
+    if (oplog_segment_list(dir, &firsts, &n) == 0 && n)
+        est = firsts[n - 1];
+    free(firsts);
     oplog_reader *r;
     int rc = oplog_reader_open(dir, 1, &r);
     if (rc)
         return rc;
+    wbctl_progress bar;
+    wbctl_progress_begin(&bar, "compact: reading record times");
     oplog_record rec;
-    while ((rc = oplog_reader_next(r, &rec)) == 1)
+    while ((rc = oplog_reader_next(r, &rec)) == 1) {
+        wbctl_progress_update(&bar, rec.seq, est);
         if (rec.time_us >= cutoff_us) {
             *seq = rec.seq;
             break;
         }
+    }
+    wbctl_progress_end(&bar);
     oplog_reader_close(r);
     return rc < 0 ? rc : 0;
 }

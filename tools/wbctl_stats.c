@@ -104,12 +104,16 @@ static int scan_oplog(const char *dir, stats *s)
             s->seg_bytes += (uint64_t)st.st_size;
     }
     s->segments = n;
+    uint64_t est = n ? firsts[n - 1] : 0; /* records: at least this many */
     free(firsts);
     oplog_reader *r;
     if ((rc = oplog_reader_open(dir, 1, &r)))
         return rc;
+    wbctl_progress bar;
+    wbctl_progress_begin(&bar, "stats: reading oplog");
     oplog_record rec;
     while ((rc = oplog_reader_next(r, &rec)) == 1) {
+        wbctl_progress_update(&bar, rec.seq, est);
         if (!s->records++) {
             s->first_seq = rec.seq;
             s->oldest_us = rec.time_us;
@@ -125,6 +129,7 @@ static int scan_oplog(const char *dir, stats *s)
                 break;
         }
     }
+    wbctl_progress_end(&bar);
     if (rc < 0) {
         uint64_t off = 0;
         const char *seg = oplog_reader_where(r, &off);
