@@ -1,0 +1,458 @@
+#!/usr/bin/env python3
+"""node_http.py BINARY TMPDIR: drives a real whiteboardd over HTTP with curl.
+
+Called by tests/test_node_http.sh. Each check prints what differed; the exit
+status is the number of failed checks (capped at 100). Processes started
+here are tracked by PID and only those are signalled.
+
+Covers: startup with a generated secret (0600), health/readiness, the
+static client, guest sign-in, boards (create, list, get, delete), ops
+answered once durable and visible afterwards, auth failures (missing
+token, bad signature, alg none, other algorithm, expired, viewer writing,
+no role on the board), malformed JSON, unknown property, huge body,
+unknown board, /metrics parsed as Prometheus text with the runbook's
+names, SIGTERM under load (exit 0, nothing acked lost), and a SIGKILL loop
+(>= 20 cycles) after which every acked op is present.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+BIN, TMP = sys.argv[1], sys.argv[2]
+DATA = os.path.join(TMP, "data")
+CYCLES = int(os.environ.get("NODE_KILL_CYCLES", "20"))
+START_TIMEOUT = 60.0  # seconds: ASan builds start slower
+fails = 0
+
+
+def fail(msg):
+    global fails
+    fails += 1
+    print("FAIL: " + msg, flush=True)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+    return cond
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Node:
+    """One whiteboardd process on a fresh port over DATA."""
+
+    def __init__(self, extra_env=None):
+        self.port = free_port()
+        env = dict(os.environ)
+        for k in ("JWT_SECRET", "JWT_SECRET_PREVIOUS", "WB_GUEST"):
+            env.pop(k, None)
+        env.update(extra_env or {})
+        self.log = open(os.path.join(TMP, "node.log"), "ab")
+        self.proc = subprocess.Popen(
+            [BIN, "--data-dir", DATA, "--listen", "127.0.0.1:%d" % self.port,
+             "--log-level", "warn"],
+            stdout=subprocess.PIPE, stderr=self.log, env=env, cwd=TMP)
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.line = self._wait_line()
+
+    def _wait_line(self):
+        box = []
+        t = threading.Thread(target=lambda: box.append(
+            self.proc.stdout.readline().decode("utf-8", "replace")))
+        t.daemon = True
+        t.start()
+        t.join(START_TIMEOUT)
+        if not box or "listening on" not in box[0]:
+            fail("no 'listening on' line within %.0fs: %r" % (START_TIMEOUT, box))
+            self.kill()
+            raise SystemExit(min(fails, 100))
+        return box[0]
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(30)
+        self.log.close()
+
+    def term(self, timeout=60):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            fail("SIGTERM: still running after %ds" % timeout)
+            self.kill()
+            return None
+        self.log.close()
+        return rc
+
+
+def curl(url, method="GET", token=None, body=None, headers=(), timeout=20):
+    """Returns (status, parsed JSON or text). status 0: no answer."""
+    args = ["curl", "-s", "-S", "-o", "-", "-w", "\n%{http_code}", "-X", method,
+            "--max-time", str(timeout), url]
+    if token is not None:
+        args += ["-H", "Authorization: Bearer " + token]
+    for h in headers:
+        args += ["-H", h]
+    inp = None
+    if body is not None:
+        args += ["-H", "Content-Type: application/json", "--data-binary", "@-"]
+        inp = body if isinstance(body, bytes) else body.encode()
+    p = subprocess.run(args, input=inp, capture_output=True, timeout=timeout + 10)
+    out = p.stdout.decode("utf-8", "replace")
+    text, _, code = out.rpartition("\n")
+    try:
+        status = int(code)
+    except ValueError:
+        status = 0
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+def b64(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def mint(secret, payload, alg="HS256", sign=True):
+    header = {"alg": alg, "typ": "JWT"}
+    head = b64(json.dumps(header).encode()) + "." + b64(json.dumps(payload).encode())
+    if not sign:
+        return head + "."
+    sig = hmac.new(secret.encode(), head.encode(), hashlib.sha256).digest()
+    return head + "." + b64(sig)
+
+
+def err_code(resp):
+    try:
+        return resp["error"]["code"]
+    except (TypeError, KeyError):
+        return None
+
+
+def parse_metrics(text):
+    """Prometheus text format 0.0.4 -> {name: type}, [(name, labels, value)].
+    Fails on any line that does not parse."""
+    types, samples = {}, []
+    name_re = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+    sample_re = re.compile(r"^(%s)(\{(.*)\})? (\S+)$" % name_re)
+    label_re = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)')
+    for ln in text.split("\n"):
+        if ln == "":
+            continue
+        if ln.startswith("# HELP "):
+            check(re.match(r"^# HELP %s .*$" % name_re, ln), "bad HELP: " + ln)
+            continue
+        if ln.startswith("# TYPE "):
+            m = re.match(r"^# TYPE (%s) (counter|gauge|histogram|summary|untyped)$"
+                         % name_re, ln)
+            if check(m, "bad TYPE: " + ln):
+                check(m.group(1) not in types, "TYPE twice: " + ln)
+                types[m.group(1)] = m.group(2)
+            continue
+        m = sample_re.match(ln)
+        if not check(m, "bad sample line: %r" % ln):
+            continue
+        labels = {}
+        if m.group(3):
+            rest = m.group(3)
+            pos = 0
+            while pos < len(rest):
+                lm = label_re.match(rest, pos)
+                if not check(lm, "bad labels: %r" % ln):
+                    break
+                labels[lm.group(1)] = lm.group(2)
+                pos = lm.end()
+        try:
+            value = float(m.group(4))
+        except ValueError:
+            fail("bad value: %r" % ln)
+            continue
+        base = re.sub(r"_(bucket|sum|count)$", "", m.group(1))
+        check(m.group(1) in types or base in types,
+              "sample before/without TYPE: %r" % ln)
+        samples.append((m.group(1), labels, value))
+    return types, samples
+
+
+def board_elements(url, token, bid):
+    st, b = curl(url + "/api/v1/boards/" + bid, token=token)
+    if st != 200:
+        return st, None
+    return st, {e["id"]: e for e in b["elements"]}
+
+
+# ---------------------------------------------------------------- scenario
+os.makedirs(TMP, exist_ok=True)
+node = Node()
+U = node.url
+check(re.search(r"listening on http://127\.0\.0\.1:%d/" % node.port, node.line),
+      "startup line: %r" % node.line)
+
+# generated secret: DATA/jwt.secret, mode 0600, 64 hex digits
+spath = os.path.join(DATA, "jwt.secret")
+SECRET = ""
+if check(os.path.exists(spath), "no generated secret at " + spath):
+    check(oct(os.stat(spath).st_mode & 0o777) == "0o600",
+          "secret mode %o" % (os.stat(spath).st_mode & 0o777))
+    SECRET = open(spath).read().strip()
+    check(re.fullmatch(r"[0-9a-f]{64}", SECRET) is not None, "secret shape")
+
+st, r = curl(U + "/healthz")
+check(st == 200 and r.get("status") == "ok", "healthz: %s %r" % (st, r))
+st, r = curl(U + "/readyz")
+check(st == 200, "readyz: %s %r" % (st, r))
+st, r = curl(U + "/")
+check(st == 200 and "whiteboardd" in str(r), "static index: %s" % st)
+st, r = curl(U + "/../../etc/passwd")
+check(st in (400, 404), "path traversal answered %s" % st)
+
+# guest sign-in
+st, g = curl(U + "/api/v1/auth/guest", "POST", body='{"name":"Ada"}')
+check(st == 200 and "token" in g, "guest: %s %r" % (st, g))
+TOK = g["token"]
+USER = g["userId"]
+st, r = curl(U + "/api/v1/auth/guest", "POST", body='{"name":')
+check(st == 400 and err_code(r) == "bad_request", "guest bad JSON: %s %r" % (st, r))
+
+# boards
+st, b = curl(U + "/api/v1/boards", "POST", TOK, '{"title":"Plan"}')
+check(st == 201 and b.get("title") == "Plan" and b.get("owner") == USER,
+      "create: %s %r" % (st, b))
+BID = b["id"]
+st, lst = curl(U + "/api/v1/boards", token=TOK)
+check(st == 200 and BID in [x["id"] for x in lst["boards"]], "list: %s %r" % (st, lst))
+st, els = board_elements(U, TOK, BID)
+check(st == 200 and els == {}, "new board not empty: %s %r" % (st, els))
+
+ops = [{"op": "upsert", "id": "e1", "type": "rect", "clientOpId": "1",
+        "props": {"x": 10.5, "y": -2, "width": 100, "height": 50,
+                  "fillColor": "#ff000080", "text": "héllo"}},
+       {"op": "upsert", "id": "e2", "type": "stroke", "clientOpId": 2,
+        "props": {"points": [[0, 0], [1.25, 2.5]], "strokeColor": "#00ff00"}},
+       {"op": "upsert", "id": "e3", "type": "text", "props": {"text": "gone"}},
+       {"op": "delete", "id": "e3"}]
+st, r = curl(U + "/api/v1/boards/%s/ops" % BID, "POST", TOK, json.dumps(ops))
+check(st == 200 and r.get("applied") == 4 and r.get("seq", 0) >= 1,
+      "post ops: %s %r" % (st, r))
+st, els = board_elements(U, TOK, BID)
+if check(st == 200 and els is not None, "get after ops: %s" % st):
+    check(sorted(els) == ["e1", "e2"], "elements %r" % sorted(els))
+    e1 = els.get("e1", {})
+    check(e1.get("x") == 10.5 and e1.get("y") == -2 and e1.get("type") == "rect"
+          and e1.get("fillColor") == "#ff000080" and e1.get("text") == "héllo",
+          "e1 props %r" % e1)
+    check(els.get("e2", {}).get("points") == [[0, 0], [1.25, 2.5]],
+          "e2 points %r" % els.get("e2"))
+
+# resend of the same client op ids: deduplicated, state unchanged
+st, r = curl(U + "/api/v1/boards/%s/ops" % BID, "POST", TOK, json.dumps(ops[:2]))
+check(st == 200 and r.get("duplicates") == 2, "resend: %s %r" % (st, r))
+
+# ---- auth failures: each refused, nothing written
+now = int(time.time())
+bad = {
+    "missing token": None,
+    "bad signature": mint("x" * 64, {"sub": "mallory", "role": "owner", "exp": now + 600}),
+    "alg none": mint(SECRET, {"sub": "mallory", "role": "owner", "exp": now + 600},
+                     alg="none", sign=False),
+    "alg HS512": mint(SECRET, {"sub": "mallory", "role": "owner", "exp": now + 600},
+                      alg="HS512"),
+    "expired": mint(SECRET, {"sub": "mallory", "role": "owner", "exp": now - 600}),
+    "no exp": mint(SECRET, {"sub": "mallory", "role": "owner"}),
+    "garbage": "not.a.jwt",
+}
+for what, tok in bad.items():
+    st, r = curl(U + "/api/v1/boards/%s/ops" % BID, "POST", tok,
+                 json.dumps([{"op": "upsert", "id": "evil", "type": "rect",
+                              "props": {"x": 1}}]))
+    check(st == 401 and err_code(r) == "unauthorized", "%s: %s %r" % (what, st, r))
+    st, r = curl(U + "/api/v1/boards", token=tok)
+    check(st == 401, "%s on list: %s" % (what, st))
+viewer = mint(SECRET, {"sub": "vera", "role": "viewer", "exp": now + 600})
+st, r = curl(U + "/api/v1/boards/%s/ops" % BID, "POST", viewer,
+             json.dumps([{"op": "upsert", "id": "evil", "type": "rect", "props": {"x": 1}}]))
+check(st == 403 and err_code(r) == "forbidden", "viewer writing: %s %r" % (st, r))
+st, r = curl(U + "/api/v1/boards/" + BID, token=viewer)
+check(st == 200, "viewer reading: %s" % st)
+st, r = curl(U + "/api/v1/boards/" + BID, "DELETE", viewer)
+check(st == 403, "viewer deleting: %s" % st)
+other = mint(SECRET, {"sub": "otto", "boards": {"someother": "owner"}, "exp": now + 600})
+st, r = curl(U + "/api/v1/boards/" + BID, token=other)
+check(st == 403, "token for another board reading: %s %r" % (st, r))
+st, els = board_elements(U, TOK, BID)
+check(els is not None and "evil" not in els, "refused writes left a trace: %r" % els)
+
+# ---- bad input
+P = U + "/api/v1/boards/%s/ops" % BID
+for what, body in [("malformed JSON", '[{"op":"upsert",'),
+                   ("not an array", '{"x":1}'),
+                   ("unknown property", '[{"op":"upsert","id":"e9","props":{"bogus":1}}]'),
+                   ("bad kind", '[{"op":"merge","id":"e9"}]'),
+                   ("bad id", '[{"op":"delete","id":"a b"}]'),
+                   ("empty", "[]")]:
+    st, r = curl(P, "POST", TOK, body)
+    check(st == 400 and err_code(r) == "bad_request", "%s: %s %r" % (what, st, r))
+st, r = curl(P, "POST", TOK, b"[" + b" " * (2 << 20) + b"]")
+check(st == 413, "huge body: %s %r" % (st, r))
+st, r = curl(U + "/api/v1/boards/nosuchboard", token=TOK)
+check(st == 404 and err_code(r) == "not_found", "unknown board: %s %r" % (st, r))
+st, r = curl(U + "/api/v1/boards/nosuchboard/ops", "POST", TOK,
+             '[{"op":"delete","id":"x"}]')
+check(st == 404, "ops to unknown board: %s" % st)
+st, r = curl(U + "/api/v1/nothing", token=TOK)
+check(st == 404, "unknown endpoint: %s" % st)
+st, r = curl(U + "/healthz")
+check(st == 200, "node still serving after bad input: %s" % st)
+
+# snapshots
+st, r = curl(U + "/api/v1/boards/%s/snapshots" % BID, "POST", TOK)
+check(st == 201 and len(r.get("snapshots", [])) >= 1, "take snapshot: %s %r" % (st, r))
+st, r = curl(U + "/api/v1/boards/%s/snapshots" % BID, token=TOK)
+check(st == 200 and r["snapshots"] and r["snapshots"][-1]["elements"] == 2,
+      "list snapshots: %s %r" % (st, r))
+
+# ---- /metrics
+st, text = curl(U + "/metrics")
+check(st == 200, "metrics status %s" % st)
+types, samples = parse_metrics(text if isinstance(text, str) else "")
+want = {"events_total": "counter", "socket_connected_users": "gauge",
+        "snapshot_duration_seconds": "histogram", "oplog_queue_size": "gauge",
+        "http_requests_total": "counter", "boards_loaded": "gauge",
+        "process_resident_memory_bytes": "gauge", "process_open_fds": "gauge"}
+for name, t in want.items():
+    check(types.get(name) == t, "metric %s: type %r" % (name, types.get(name)))
+ev = [v for (n, lb, v) in samples if n == "events_total" and lb.get("board") == BID]
+check(ev and ev[0] >= 4, "events_total for the board: %r" % ev)
+buckets = [(lb["le"], v) for (n, lb, v) in samples
+           if n == "snapshot_duration_seconds_bucket"]
+cnt = [v for (n, lb, v) in samples if n == "snapshot_duration_seconds_count"]
+check(buckets and buckets[-1][0] == "+Inf" and cnt and cnt[0] == buckets[-1][1]
+      and cnt[0] >= 1, "snapshot histogram: %r count %r" % (buckets[-3:], cnt))
+check(all(buckets[i][1] <= buckets[i + 1][1] for i in range(len(buckets) - 1)),
+      "histogram buckets not cumulative")
+codes = {lb.get("code") for (n, lb, v) in samples if n == "http_requests_total"}
+check({"200", "401", "403", "404", "400", "413"} <= codes,
+      "http_requests_total codes %r" % codes)
+rss = [v for (n, lb, v) in samples if n == "process_resident_memory_bytes"]
+check(rss and rss[0] > 1 << 20, "rss %r" % rss)
+
+# ---- delete
+st, b2 = curl(U + "/api/v1/boards", "POST", TOK, '{"title":"temp"}')
+st, r = curl(U + "/api/v1/boards/" + b2["id"], "DELETE", TOK)
+check(st == 200, "delete by owner: %s %r" % (st, r))
+st, r = curl(U + "/api/v1/boards/" + b2["id"], token=TOK)
+check(st == 404, "deleted board still served: %s" % st)
+
+
+# ---- SIGTERM under load: exits 0, every acked op survives
+def poster(url, token, bid, prefix, acked, stop):
+    i = 0
+    while not stop.is_set():
+        eid = "%s-%d" % (prefix, i)
+        st, r = curl(url + "/api/v1/boards/%s/ops" % bid, "POST", token,
+                     json.dumps([{"op": "upsert", "id": eid, "type": "rect",
+                                  "props": {"x": i}}]), timeout=10)
+        if st == 200:
+            acked.append(eid)
+        elif st == 0:
+            break  # the node went away
+        i += 1
+
+
+acked = []
+stop = threading.Event()
+t = threading.Thread(target=poster, args=(U, TOK, BID, "t", acked, stop))
+t.start()
+time.sleep(0.5)
+rc = node.term()
+stop.set()
+t.join(60)
+check(rc == 0, "SIGTERM exit status %r" % rc)
+check(len(acked) > 0, "no op acked before SIGTERM")
+
+node = Node()
+U = node.url
+st, r = curl(U + "/readyz")
+check(st == 200, "readyz after restart: %s" % st)
+st, els = board_elements(U, TOK, BID)  # the old token still verifies
+if check(st == 200 and els is not None, "board after restart: %s" % st):
+    check({"e1", "e2"} <= set(els), "elements lost over restart: %r" % sorted(els)[:5])
+    lost = [e for e in acked if e not in els]
+    check(not lost, "acked before SIGTERM but lost: %r" % lost[:5])
+    check(els.get("e1", {}).get("text") == "héllo", "e1 after restart %r" % els.get("e1"))
+
+# ---- SIGKILL loop: every acked op is present afterwards
+all_acked = list(acked)
+for cycle in range(CYCLES):
+    acked = []
+    stop = threading.Event()
+    t = threading.Thread(target=poster,
+                         args=(U, TOK, BID, "k%d" % cycle, acked, stop))
+    t.start()
+    time.sleep(random.uniform(0.05, 0.4))
+    node.kill()
+    stop.set()
+    t.join(60)
+    all_acked += acked
+    node = Node()
+    U = node.url
+st, els = board_elements(U, TOK, BID)
+if check(st == 200 and els is not None, "board after kill loop: %s" % st):
+    lost = [e for e in all_acked if e not in els]
+    check(not lost, "%d of %d acked ops lost after %d SIGKILLs: %r"
+          % (len(lost), len(all_acked), CYCLES, lost[:5]))
+check(len(all_acked) >= CYCLES, "too few acked ops to mean anything: %d"
+      % len(all_acked))
+print("kill loop: %d cycles, %d acked ops, all present" % (CYCLES, len(all_acked)),
+      flush=True)
+rc = node.term()
+check(rc == 0, "final SIGTERM exit status %r" % rc)
+
+# ---- per-user op rate limit (ops, not requests): 429 with Retry-After
+node = Node({"WB_RATE_USER": "2", "WB_RATE_USER_BURST": "3"})
+U = node.url
+
+
+def nops(prefix, k):
+    return json.dumps([{"op": "upsert", "id": "%s%d" % (prefix, i), "type": "rect",
+                        "props": {"x": i}} for i in range(k)])
+
+
+st, r = curl(U + "/api/v1/boards/%s/ops" % BID, "POST", TOK, nops("rl", 4))
+check(st == 429 and err_code(r) == "rate_limited", "4 ops over a burst of 3: %s %r"
+      % (st, r))
+t0 = time.monotonic()
+st, r = curl(U + "/api/v1/boards/%s/ops" % BID, "POST", TOK, nops("rm", 3))
+check(st == 200, "3 ops within the burst: %s %r" % (st, r))
+st, r = curl(U + "/api/v1/boards/%s/ops" % BID, "POST", TOK, nops("rn", 3))
+if time.monotonic() - t0 < 1.0:  # the bucket refills 2 ops/s
+    check(st == 429, "3 more ops at once: %s %r" % (st, r))
+st, text = curl(U + "/metrics")
+types, samples = parse_metrics(text if isinstance(text, str) else "")
+rl = [v for (n, lb, v) in samples if n == "rate_limited_total" and lb.get("kind") == "user"]
+check(rl and rl[0] >= 1, "rate_limited_total{kind=user}: %r" % rl)
+st, els = board_elements(U, TOK, BID)
+check(els is not None and "rl0" not in els and "rm0" in els,
+      "refused batch written or accepted one missing")
+rc = node.term()
+check(rc == 0, "last SIGTERM exit status %r" % rc)
+sys.exit(min(fails, 100))
