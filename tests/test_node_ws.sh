@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# test_node_ws.sh BUILD_DIR SOURCE_DIR: a real whiteboardd on 127.0.0.1 (free
+# port, temporary data dir) driven over WebSocket by tests/node_ws.mjs with
+# Node's built-in WebSocket client (no npm package): hello/welcome, ops ->
+# acks -> broadcast, presence, viewer refused, resume with exactly the missed
+# batches, resync for a token pushed out of the resume ring, idempotent
+# resend, refused tokens with their close codes, malformed frames answered
+# with typed errors while the node keeps serving; then SIGTERM -> exit 0.
+# Only the PID this script starts is signalled.
+set -uo pipefail
+B=$1
+S=$2
+BIN=${WHITEBOARDD:-$B/net/whiteboardd}
+[[ -x $BIN ]] || { echo "FAIL: $BIN not built"; exit 1; }
+command -v node >/dev/null || { echo "FAIL: node (>= 20) missing"; exit 1; }
+T=${WB_TEST_TMP:-$B/test-tmp}/node-ws-$$
+rm -rf "$T"
+mkdir -p "$T"
+SECRET=ws-test-secret-0123456789abcdefghijklmnop
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+JWT_SECRET=$SECRET WB_GUEST=off "$BIN" --data-dir "$T/data" --listen "127.0.0.1:$PORT" \
+    --rate-conn 0 --log-level warn >"$T/stdout" 2>"$T/node.log" &
+PID=$!
+for _ in $(seq 1 600); do # up to 60 s (ASan builds start slower)
+    grep -q "listening on" "$T/stdout" 2>/dev/null && break
+    kill -0 $PID 2>/dev/null || break
+    sleep 0.1
+done
+rc=0
+if ! grep -q "listening on" "$T/stdout"; then
+    echo "FAIL: whiteboardd did not start"
+    rc=1
+else
+    timeout 300 node --experimental-websocket --no-warnings "$S/tests/node_ws.mjs" \
+        "ws://127.0.0.1:$PORT/ws" "$SECRET"
+    rc=$?
+fi
+if kill -0 $PID 2>/dev/null; then
+    kill -TERM $PID
+    for _ in $(seq 1 600); do kill -0 $PID 2>/dev/null || break; sleep 0.1; done
+    if kill -0 $PID 2>/dev/null; then
+        echo "FAIL: whiteboardd still running 60 s after SIGTERM"
+        kill -KILL $PID
+        rc=$((rc + 1))
+    fi
+fi
+wait $PID
+code=$?
+if [[ $code -ne 0 ]]; then
+    echo "FAIL: whiteboardd exited with $code"
+    rc=$((rc + 1))
+fi
+if grep -qE "runtime error|AddressSanitizer|LeakSanitizer" "$T/node.log"; then
+    echo "FAIL: sanitizer report in the node log:"
+    grep -E -A5 "runtime error|AddressSanitizer|LeakSanitizer" "$T/node.log" | head -30
+    rc=$((rc + 1))
+fi
+if [[ $rc -ne 0 ]]; then
+    echo "FAIL: node log (last 30 lines):"
+    tail -30 "$T/node.log"
+    exit 1
+fi
+rm -rf "$T"
+echo "PASS"
