@@ -4,6 +4,7 @@
 // here from docs/protocol.md (parts 1 and 2), independently of the C codec.
 // Prints "FAIL: ..." per failed check and exits with the number of failures.
 import { createHmac } from "node:crypto";
+import net from "node:net";
 
 const [URL_, SECRET] = process.argv.slice(2);
 let fails = 0;
@@ -332,6 +333,51 @@ const [c4, wc4] = await joined("carol", { sub: "carol", role: "editor" }, BOARD)
 check(wc4 !== null, "another client still joins");
 await c4.close();
 await a2.close();
+
+// 10. a frame over --max-frame (1 MiB): typed error, close 4009
+{
+  const [c] = await joined("big", { sub: "big", role: "editor" }, BOARD);
+  const big = new Uint8Array((1 << 20) + 100);
+  big[0] = 0x02; big[1] = 0x01;
+  c.send(big);
+  const e = await c.wait(isType(0x85));
+  const cl = await c.waitClose();
+  check(e && e.code === 2 && e.fatal === 1 && cl === 4009, "oversized frame: too_big, close " + cl);
+}
+
+// 11. Origin of another site: the upgrade is closed with 4012 (raw socket:
+// the built-in client cannot set Origin)
+{
+  const u = new URL(URL_);
+  const bytes = await new Promise((resolve) => {
+    const chunks = [];
+    const sock = net.connect(Number(u.port), u.hostname, () => {
+      sock.write("GET /ws HTTP/1.1\r\nHost: " + u.host + "\r\nUpgrade: websocket\r\n" +
+                 "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+                 "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wb.v1\r\n" +
+                 "Origin: https://evil.example\r\n\r\n");
+    });
+    sock.on("data", (d) => chunks.push(d));
+    sock.on("close", () => resolve(Buffer.concat(chunks)));
+    sock.on("error", () => resolve(Buffer.concat(chunks)));
+    setTimeout(() => sock.destroy(), 5000);
+  });
+  const hdrEnd = bytes.indexOf("\r\n\r\n");
+  const body = hdrEnd >= 0 ? bytes.subarray(hdrEnd + 4) : Buffer.alloc(0);
+  const refusedAtHandshake = /^HTTP\/1\.1 4\d\d/.test(bytes.toString("latin1"));
+  const closed4012 = body.length >= 4 && body[0] === 0x88 && body.readUInt16BE(2) === 4012;
+  check(refusedAtHandshake || closed4012,
+        "foreign Origin refused (handshake 4xx or close 4012): " + bytes.toString("latin1").slice(0, 80));
+}
+
+// 12. metrics carry the WebSocket series
+{
+  const u = new URL(URL_);
+  const text = await (await fetch("http://" + u.host + "/metrics")).text();
+  const m = /^ws_messages_total\{dir="in"\} (\d+)/m.exec(text);
+  check(m && Number(m[1]) > 10, "ws_messages_total{dir=\"in\"} counted: " + (m && m[1]));
+  check(/^socket_connected_users /m.test(text), "socket_connected_users exported");
+}
 
 clearTimeout(TIMEOUT);
 console.log(fails ? fails + " check(s) failed" : "node_ws: all checks passed");
