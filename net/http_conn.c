@@ -325,7 +325,7 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
         http_on_closed(n, r);
         break;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (n->hub)
+        if (atomic_load(&n->started) && n->hub)
             ws_hub_service(n);
         http_service_waiters(n);
         return 0;

@@ -166,6 +166,7 @@ int node_init(node *n, const struct cfg *c)
     pthread_mutex_init(&n->ctx_mu, NULL);
     n->cfg = c;
     atomic_init(&n->ready, 0);
+    atomic_init(&n->started, 0);
     atomic_init(&n->stopping, 0);
     int rc = node_mkdirs(c->data_dir);
     if (rc) {
@@ -193,7 +194,7 @@ static void node_on_ack(void *ctx, uint64_t token, const engine_ack *ack)
     node *n = ctx;
     if (token & NODE_TOKEN_REST)
         node_rest_complete(n, token, ack);
-    else if (n->hub)
+    else if (atomic_load(&n->started) && n->hub)
         ws_hub_on_ack(n, token, ack);
 }
 
@@ -204,7 +205,7 @@ static void node_on_ops(void *ctx, const char *board_id,
     node *n = ctx;
     const char *labels[1] = {board_id};
     metrics_add(metrics_series_get(n->m.events_total, labels), applied->nops);
-    if (n->hub)
+    if (atomic_load(&n->started) && n->hub)
         ws_hub_on_ops(n, board_id, applied, enc, len, seq);
 }
 
@@ -275,8 +276,15 @@ int node_open_engine(node *n)
            WBF_UINT("nodeId", st.node_id),
            WBF_UINT("recoveredRecords", st.recovery_records),
            WBF_DBL("recoverySeconds", (double)st.recovery_ns / 1e9));
-    atomic_store(&n->ready, 1);
     return 0;
+}
+
+void node_set_ready(node *n)
+{
+    atomic_store(&n->started, 1);
+    if (!atomic_load(&n->stopping))
+        atomic_store(&n->ready, 1);
+    node_wake(n);
 }
 
 int node_close_engine(node *n)

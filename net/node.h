@@ -11,9 +11,12 @@
  *   node_init(n, cfg)       keys (a generated secret in DATA/jwt.secret when
  *                           none is configured and guest sign-in is on),
  *                           metrics registry, REST waiter table
- *   node_open_engine(n)     engine_open with node.c's callbacks; ready = 1
- *   ws_hub_create(n)        (node_open_engine calls it when the hub exists)
- *   server_run(n)           lws service loop until stopping
+ *   server_run(n)           lws service loop until stopping; meanwhile, on
+ *                           a recovery thread (whiteboardd.c):
+ *     node_open_engine(n)   engine_open with node.c's callbacks (recovery;
+ *                           /readyz and the API answer 503 meanwhile)
+ *     ws_hub_create(n)
+ *     node_set_ready(n)     started = ready = 1
  *   node_close_engine(n)    engine_close: drain, final fsync, snapshots
  *   node_free(n)
  *
@@ -83,6 +86,9 @@ typedef struct node {
     uint64_t snap_seen;         /* snapshots already observed (metrics
                                    refresh; service thread only) */
     atomic_int ready;           /* 1: recovered and serving */
+    atomic_int started;         /* 1 once eng and hub are set (never
+                                   cleared): other threads read eng and
+                                   hub only after seeing it */
     atomic_int stopping;        /* 1: shutdown began */
 } node;
 
@@ -93,9 +99,14 @@ typedef struct node {
  * directory. Returns 0 or an error (n is then safe to node_free). */
 int node_init(node *n, const struct cfg *cfg);
 
-/* Opens the engine on cfg's data dir with node.c's callbacks, creates the
- * WS hub and sets ready. Returns 0 or the engine's error. */
+/* Opens the engine on cfg's data dir with node.c's callbacks (recovery).
+ * Returns 0 or the engine's error. The caller then creates the WS hub and
+ * calls node_set_ready. */
 int node_open_engine(node *n);
+
+/* Marks the node started and ready (after the engine and hub exist) and
+ * wakes the service loop. */
+void node_set_ready(node *n);
 
 /* Clears ready, sets stopping, closes the engine (drain, final fsync,
  * snapshots). Returns engine_close's result (0 when there is no engine). */

@@ -109,7 +109,7 @@ static double node_open_fds(void)
 
 void node_metrics_refresh(node *n)
 {
-    if (n->eng) {
+    if (atomic_load(&n->started) && n->eng) {
         engine_stats st;
         engine_get_stats(n->eng, &st);
         metrics_set(n->m.oplog_queue_size, (double)st.oplog_queue);

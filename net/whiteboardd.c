@@ -5,14 +5,17 @@
  *
  * Order: settings (cfg_load: flag > environment > env file > default), logs,
  * the effective configuration logged with secrets redacted, node_init (data
- * dir, JWT secret, metrics), signals blocked before any thread starts, the
- * engine opened (recovery), the WS hub, the server loop; on SIGTERM/SIGINT
- * the loop drains and returns, then the engine closes (drain, final
- * fdatasync, snapshots) and the process exits 0.
+ * dir, JWT secret, metrics), signals blocked before any thread starts, then
+ * the server loop on this thread while a recovery thread opens the engine
+ * (recovery; /readyz is 503 until it is done) and creates the WS hub. On
+ * SIGTERM/SIGINT the loop drains and returns, the recovery thread is
+ * joined, the engine closes (drain, final fdatasync, snapshots) and the
+ * process exits 0.
  *
  * Exit status: 0 clean stop (or --help/--version), 1 runtime failure
  * (engine, listen), 2 bad settings.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,17 +55,45 @@ static int wbd_load(cfg *c, int argc, char **argv)
     return 0;
 }
 
+/* The recovery thread: the engine recovers while the server already
+ * answers /healthz (200) and /readyz (503). */
+typedef struct wbd_recovery {
+    node *n;
+    int status; /* 0 ready, 1 failed */
+} wbd_recovery;
+
+static void *wbd_recover(void *arg)
+{
+    wbd_recovery *rec = arg;
+    node *n = rec->n;
+    if (node_open_engine(n)) {
+        rec->status = 1;
+    } else if (ws_hub_create(n)) {
+        WBLOG(WBLOG_ERROR, "cannot create the WebSocket hub");
+        rec->status = 1;
+    } else {
+        node_set_ready(n);
+        return NULL;
+    }
+    WBLOG(WBLOG_ERROR, "startup failed: stopping");
+    server_stop(n);
+    return NULL;
+}
+
 static int wbd_serve(node *n)
 {
-    int rc = node_open_engine(n);
-    if (rc)
-        return 1;
-    if (ws_hub_create(n)) {
-        WBLOG(WBLOG_ERROR, "cannot create the WebSocket hub");
-        node_close_engine(n);
+    wbd_recovery rec = {n, 0};
+    pthread_t t;
+    if (pthread_create(&t, NULL, wbd_recover, &rec) != 0) {
+        WBLOG(WBLOG_ERROR, "cannot start the recovery thread");
         return 1;
     }
     int status = server_run(n) ? 1 : 0;
+    if (status)
+        WBLOG(WBLOG_ERROR, "server failed: waiting for recovery to stop");
+    pthread_join(t, NULL);
+    if (rec.status)
+        status = 1;
     WBLOG(WBLOG_INFO, "closing the engine (drain, final fsync, snapshots)");
     if (node_close_engine(n))
         status = 1;

@@ -71,6 +71,24 @@ class Node:
             stdout=subprocess.PIPE, stderr=self.log, env=env, cwd=TMP)
         self.url = "http://127.0.0.1:%d" % self.port
         self.line = self._wait_line()
+        self.saw_recovering = self._wait_ready()
+
+    def _wait_ready(self):
+        """Polls /readyz until 200 (the engine recovers after the server
+        listens). Returns 1 if a 503 'recovering' was seen first."""
+        saw = 0
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            st, r = curl(self.url + "/readyz", timeout=5)
+            if st == 200:
+                return saw
+            if st == 503:
+                saw = 1
+                check(err_code(r) == "unavailable", "readyz 503 body %r" % (r,))
+            time.sleep(0.02)
+        fail("not ready within %.0fs" % START_TIMEOUT)
+        self.kill()
+        raise SystemExit(min(fails, 100))
 
     def _wait_line(self):
         box = []
