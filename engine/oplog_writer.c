@@ -34,7 +34,8 @@
  * Rolls. A batch that does not fit in the rest of the segment goes to a
  * fresh one: the writer waits for in-flight I/O, fdatasyncs the old
  * segment, activates the spare prepared ahead by the helper thread
- * (oplog_log.c) and continues at its first record offset. A batch larger
+ * (oplog_spare.c; asked for the next one right after each roll) and
+ * continues at its first record offset. A batch larger
  * than a whole segment starts on a fresh segment and is split at record
  * boundaries; only such a batch spans segments (a crash in the middle of it
  * can keep its first part: the atomicity promise holds per segment).
@@ -378,6 +379,9 @@ static int writer_roll(oplog *log)
     log->need_roll = 0;
     atomic_store(&log->active_first, first);
     atomic_fetch_add(&log->segments_rolled, 1);
+    /* Start on the next spare now: at high rates (and with paced
+     * zero-filling) half a segment's time is not always enough. */
+    oplog_spare_request(log);
     return 1;
 }
 
@@ -492,7 +496,7 @@ static void writer_build(oplog *log)
     f->off = log->write_off;
     log->write_off += f->len;
     if (log->write_off > log->seg_size / 2)
-        oplog_spare_request(log);
+        oplog_spare_request(log); /* e.g. after a failed attempt */
     /* No fsync running: link one to this write (ALWAYS), saving a trip
      * through this thread; otherwise the next fsync covers it. */
     if (log->opt.sync == OPLOG_SYNC_ALWAYS && !log->fsync_inflight) {
