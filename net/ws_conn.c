@@ -58,6 +58,7 @@ int ws_hub_create(node *n)
     if (n->cfg)
         o.max_frame = (size_t)n->cfg->max_frame;
     o.rate_ops = n->rate_conn;
+    o.rl_user = n->rl_user;
     o.tr = (ws_transport){n, lws_want_write, lws_wake};
     o.connected = n->m.socket_connected_users;
     o.ratelimited = n->m.ratelimited_total;
@@ -131,8 +132,23 @@ int ws_conn_open(node *n, struct lws *wsi, void *pss)
                          (unsigned char *)why, sizeof why - 1);
         return -1;
     }
+    char ip[128] = "";
+    lws_get_peer_simple(wsi, ip, sizeof ip);
+    if (n->rl_ip && ip[0] && rl_table_take(n->rl_ip, ip, 1, rl_now_ns()) == 0) {
+        ws_hub_count(n->m.ratelimited_total, "ip");
+        WBLOGF(WBLOG_INFO, "rate limited", WBF_STR("ip", ip),
+               WBF_STR("kind", "ip"));
+        const char why[] = "too many connections";
+        lws_close_reason(wsi, (enum lws_close_status)WS_CLOSE_RATE_LIMITED,
+                         (unsigned char *)why, sizeof why - 1);
+        return -1;
+    }
     p->s = ws_sess_open(n->hub, wsi);
-    return p->s ? 0 : -1;
+    if (!p->s)
+        return -1;
+    /* a connection that never completes its hello does not stay */
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, WS_HELLO_TIMEOUT_S);
+    return 0;
 }
 
 int ws_conn_receive(node *n, struct lws *wsi, void *pss, const void *in,
@@ -141,9 +157,12 @@ int ws_conn_receive(node *n, struct lws *wsi, void *pss, const void *in,
     ws_pss *p = pss;
     if (!p->s)
         return -1;
+    int joined = ws_sess_joined(p->s);
     if (ws_sess_receive(p->s, in, len, first, final, binary) < 0)
         /* closing: the writable callback flushes the error, then closes */
         lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
+    else if (!joined && ws_sess_joined(p->s))
+        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0); /* hello done */
     return 0;
 }
 

@@ -42,6 +42,7 @@ typedef struct ws_sess ws_sess;
 #define WS_MAX_FRAME_DEFAULT (1u << 20)
 #define WS_PRESENCE_RATE 20u            /* presence frames per second */
 #define WS_CALL_TIMEOUT_MS 5000u        /* engine_call for a welcome */
+#define WS_HELLO_TIMEOUT_S 10           /* connect -> welcome, else closed */
 
 typedef struct ws_transport {
     void *ctx;
@@ -59,6 +60,8 @@ typedef struct ws_hub_options {
     size_t sendq_max;         /* 0: WS_SENDQ_MAX_DEFAULT */
     rl_limit rate_ops;        /* ops per second per connection; rate 0: off */
     rl_limit rate_presence;   /* rate 0: WS_PRESENCE_RATE */
+    rl_table *rl_user;        /* borrowed; ops per user id, shared with the
+                                 REST path; NULL: off */
     ws_transport tr;
     /* metrics, all optional (NULL) */
     metrics_series *connected;       /* gauge socket_connected_users */
@@ -104,6 +107,9 @@ void ws_sess_pop(ws_sess *s);
 /* 0 while the session lives; else the WebSocket close code to send once
  * the queue is empty, with a short reason (static string). */
 int ws_sess_close_code(const ws_sess *s, const char **reason);
+
+/* 1 once the welcome is queued (the hello timeout can be lifted). */
+int ws_sess_joined(const ws_sess *s);
 
 /* Leaves the room and frees the session (the connection is gone). */
 void ws_sess_close(ws_sess *s);

@@ -122,6 +122,8 @@ void ws_sess_pop(ws_sess *s)
 
 size_t ws_sess_queued(const ws_sess *s) { return s->qbytes; }
 
+int ws_sess_joined(const ws_sess *s) { return s->state == WS_JOINED; }
+
 int ws_sess_close_code(const ws_sess *s, const char **reason)
 {
     if (reason)
@@ -415,6 +417,14 @@ static void on_ops(ws_sess *s, ws_frame *f)
     if (!rl_bucket_take(&s->ops_bucket, &s->hub->o.rate_ops, b->nops,
                         rl_now_ns())) {
         ws_hub_count(s->hub->o.ratelimited, "conn");
+        refuse_ops(s, b, WS_CODE_RATE_LIMITED);
+        return;
+    }
+    if (s->hub->o.rl_user &&
+        rl_table_take(s->hub->o.rl_user, s->user, b->nops, rl_now_ns()) == 0) {
+        ws_hub_count(s->hub->o.ratelimited, "user");
+        WBLOGF(WBLOG_INFO, "rate limited", WBF_BOARD(s->board),
+               WBF_USER(s->user), WBF_STR("kind", "user"));
         refuse_ops(s, b, WS_CODE_RATE_LIMITED);
         return;
     }

@@ -739,6 +739,40 @@ static void test_op_rate_limit(void)
     fx_close(&f);
 }
 
+/* The per-user table is shared by every connection of the user. */
+static void test_user_rate_limit(void)
+{
+    fx f;
+    rl_table *users = rl_table_new((rl_limit){1, 3}, 16);
+    CHECK(users != NULL);
+    ws_hub_options o = {.rl_user = users};
+    CHECK_RC(fx_open(&f, &o, 0), 0);
+    client c1, c2, other;
+    CHECK(join(&f, &c1, "alice", JWT_ROLE_EDITOR, "b1"));
+    CHECK(join(&f, &c2, "alice", JWT_ROLE_EDITOR, "b1"));
+    CHECK(join(&f, &other, "bob", JWT_ROLE_EDITOR, "b1"));
+    CHECK_RC(send_rects(&c1, "b1", 1, 2, "a", 0), 0);
+    CHECK_RC(send_rects(&c2, "b1", 3, 2, "b", 0), 0); /* 4 > burst 3 */
+    CHECK_RC(send_rects(&other, "b1", 5, 2, "c", 0), 0); /* own bucket */
+    CHECK(pump_until(&f, &c1, WS_ACK, 1));
+    CHECK(pump_until(&f, &other, WS_ACK, 1));
+    ws_frame k;
+    CHECK_EQ_INT(cl_next(&c1, WS_ACK, &k), 1);
+    CHECK_EQ_INT(k.u.ack.status, WS_OK);
+    ws_frame_clear(&k);
+    CHECK_EQ_INT(cl_next(&c2, WS_ACK, &k), 1);
+    CHECK_EQ_INT(k.u.ack.status, WS_CODE_RATE_LIMITED);
+    ws_frame_clear(&k);
+    CHECK_EQ_INT(cl_next(&other, WS_ACK, &k), 1);
+    CHECK_EQ_INT(k.u.ack.status, WS_OK);
+    ws_frame_clear(&k);
+    cl_free(&c1);
+    cl_free(&c2);
+    cl_free(&other);
+    fx_close(&f);
+    rl_table_free(users);
+}
+
 static void test_presence(void)
 {
     fx f;
@@ -853,6 +887,7 @@ int main(void)
     WB_RUN(test_bad_frames);
     WB_RUN(test_frame_too_big);
     WB_RUN(test_op_rate_limit);
+    WB_RUN(test_user_rate_limit);
     WB_RUN(test_presence);
     WB_RUN(test_slow_consumer);
     WB_RUN(test_origin);

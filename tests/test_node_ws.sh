@@ -19,7 +19,7 @@ mkdir -p "$T"
 SECRET=ws-test-secret-0123456789abcdefghijklmnop
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 JWT_SECRET=$SECRET WB_GUEST=off "$BIN" --data-dir "$T/data" --listen "127.0.0.1:$PORT" \
-    --rate-conn 0 --log-level warn >"$T/stdout" 2>"$T/node.log" &
+    --rate-conn 0 --rate-user 0 --log-level warn >"$T/stdout" 2>"$T/node.log" &
 PID=$!
 for _ in $(seq 1 600); do # up to 60 s (ASan builds start slower)
     grep -q "listening on" "$T/stdout" 2>/dev/null && break
