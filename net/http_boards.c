@@ -7,6 +7,7 @@
  *   GET    /api/v1/boards/{id}            metadata + elements + version
  *   DELETE /api/v1/boards/{id}            owner only; soft delete
  *   POST   /api/v1/boards/{id}/ops        JSON ops -> engine; 200 once durable
+ *   GET    /api/v1/boards/{id}/ops        history (http_history.c)
  *   GET    /api/v1/boards/{id}/snapshots  snapshots of the board
  *   POST   /api/v1/boards/{id}/snapshots  snapshot dirty boards now
  *
@@ -364,7 +365,9 @@ void http_boards(node *n, http_req *r, const jwt_claims *c, const char *rest)
         else
             http_error(r, 405, "method not allowed");
     } else if (!strcmp(sub, "/ops")) {
-        if (r->method != HTTP_POST)
+        if (r->method == HTTP_GET)
+            http_history(n, r, bid);
+        else if (r->method != HTTP_POST)
             http_error(r, 405, "method not allowed");
         else if (role < JWT_ROLE_EDITOR)
             http_error(r, 403, "editor role required to write");

@@ -86,6 +86,9 @@ int http_auth(node *n, http_req *r, jwt_claims *claims);
  * "/api/v1/boards" ("" or "/{id}" or "/{id}/ops" ...). */
 void http_boards(node *n, http_req *r, const jwt_claims *c, const char *rest);
 
+/* http_history.c: GET /api/v1/boards/{id}/ops?since=&limit=. */
+void http_history(node *n, http_req *r, const char *bid);
+
 /* Puts r on the wait list (after a successful submit with r->token). */
 void http_wait_start(http_req *r);
 

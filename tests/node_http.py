@@ -285,6 +285,24 @@ if check(st == 200 and els is not None, "get after ops: %s" % st):
 st, r = curl(U + "/api/v1/boards/%s/ops" % BID, "POST", TOK, json.dumps(ops[:2]))
 check(st == 200 and r.get("duplicates") == 2, "resend: %s %r" % (st, r))
 
+# history: the batch posted above, with stamps, filtered by since and limit
+st, h = curl(U + "/api/v1/boards/%s/ops" % BID, token=TOK)
+if check(st == 200 and isinstance(h, dict) and h.get("batches"),
+         "history: %s %r" % (st, h)):
+    b0 = h["batches"][0]
+    check([o["id"] for o in b0["ops"]] == ["e1", "e2", "e3", "e3"]
+          and [o["kind"] for o in b0["ops"]] == ["upsert"] * 3 + ["delete"]
+          and b0["ops"][0]["opId"] == "1" and b0["ops"][0]["user"] == USER,
+          "history batch %r" % b0["ops"])
+    check(all(o.get("stamp", {}).get("oseq") for o in b0["ops"]),
+          "history ops carry stamps")
+    first = b0["seq"]
+    st, h2 = curl(U + "/api/v1/boards/%s/ops?since=%d&limit=1" % (BID, first), token=TOK)
+    check(st == 200 and all(x["seq"] > first for x in h2["batches"])
+          and len(h2["batches"]) <= 1, "history since/limit: %s %r" % (st, h2))
+st, r = curl(U + "/api/v1/boards/%s/ops?limit=0" % BID, token=TOK)
+check(st == 400, "history limit=0: %s" % st)
+
 # ---- auth failures: each refused, nothing written
 now = int(time.time())
 bad = {
