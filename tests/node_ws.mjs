@@ -231,6 +231,42 @@ async function joined(name, claims, board, resume) {
   return [c, w];
 }
 
+// The node listens while it recovers and refuses upgrades until ready:
+// wait for GET /readyz = 200 (at most 60 s).
+{
+  const u = new URL(URL_);
+  const end = Date.now() + 60000;
+  let ready = false;
+  while (!ready && Date.now() < end) {
+    try { ready = (await fetch("http://" + u.host + "/readyz")).status === 200; } catch (e) { /* not yet */ }
+    if (!ready) await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!check(ready, "node not ready within 60 s")) process.exit(1);
+}
+
+// ---- flood mode: the node runs with --rate-conn 5 --rate-conn-burst 5 -------
+if (process.argv[4] === "flood") {
+  const BOARD = "wsflood" + process.pid;
+  const [c] = await joined("flooder", { sub: "flooder", role: "editor" }, BOARD);
+  const [v] = await joined("watcher", { sub: "watcher", role: "viewer" }, BOARD);
+  for (let i = 1; i <= 30; i++) c.send(opsFrame(BOARD, [{ cid: i, id: "f" + i, x: i, y: i }]));
+  const last = await c.wait(isType(0x83), 30, 20000);
+  const acks = c.frames.filter(isType(0x83));
+  const ok = acks.filter((f) => f.status === 0).length;
+  const limited = acks.filter((f) => f.status === 5).length;
+  check(last !== null && ok >= 5 && ok < 30 && ok + limited === 30,
+        "flood of 30 ops at 5/s: " + ok + " accepted, " + limited + " rate_limited");
+  await v.wait(isType(0x82), ok, 5000);
+  check(v.count(0x82) === ok, "watcher sees exactly the accepted batches (" + v.count(0x82) + ")");
+  c.send(ping(1));
+  check((await c.wait(isType(0x87))) !== null && c.closed === null, "the flooder is still served");
+  const [d, wd] = await joined("late", { sub: "late", role: "viewer" }, BOARD);
+  check(wd !== null, "the node keeps serving other clients");
+  await d.close(); await c.close(); await v.close();
+  console.log(fails ? fails + " check(s) failed" : "node_ws flood: all checks passed");
+  process.exit(Math.min(fails, 100));
+}
+
 // ---- the scenario ------------------------------------------------------------
 const BOARD = "wsboard" + process.pid;
 const TIMEOUT = setTimeout(() => { console.log("FAIL: scenario timed out"); process.exit(100); }, 240000);

@@ -5,7 +5,10 @@
 # acks -> broadcast, presence, viewer refused, resume with exactly the missed
 # batches, resync for a token pushed out of the resume ring, idempotent
 # resend, refused tokens with their close codes, malformed frames answered
-# with typed errors while the node keeps serving; then SIGTERM -> exit 0.
+# with typed errors while the node keeps serving, oversized frame, foreign
+# Origin, metrics; then SIGTERM -> exit 0. A second node with a low
+# per-connection op rate takes a flood: typed rate_limited acks, only the
+# accepted batches broadcast, the node keeps serving.
 # Only the PID this script starts is signalled.
 set -uo pipefail
 B=$1
@@ -17,39 +20,48 @@ T=${WB_TEST_TMP:-$B/test-tmp}/node-ws-$$
 rm -rf "$T"
 mkdir -p "$T"
 SECRET=ws-test-secret-0123456789abcdefghijklmnop
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-JWT_SECRET=$SECRET WB_GUEST=off "$BIN" --data-dir "$T/data" --listen "127.0.0.1:$PORT" \
-    --rate-conn 0 --rate-user 0 --log-level warn >"$T/stdout" 2>"$T/node.log" &
-PID=$!
-for _ in $(seq 1 600); do # up to 60 s (ASan builds start slower)
-    grep -q "listening on" "$T/stdout" 2>/dev/null && break
-    kill -0 $PID 2>/dev/null || break
-    sleep 0.1
-done
-rc=0
-if ! grep -q "listening on" "$T/stdout"; then
-    echo "FAIL: whiteboardd did not start"
-    rc=1
-else
-    timeout 300 node --experimental-websocket --no-warnings "$S/tests/node_ws.mjs" \
-        "ws://127.0.0.1:$PORT/ws" "$SECRET"
-    rc=$?
-fi
-if kill -0 $PID 2>/dev/null; then
-    kill -TERM $PID
-    for _ in $(seq 1 600); do kill -0 $PID 2>/dev/null || break; sleep 0.1; done
-    if kill -0 $PID 2>/dev/null; then
-        echo "FAIL: whiteboardd still running 60 s after SIGTERM"
-        kill -KILL $PID
+# run_node NAME MODE FLAGS...: one whiteboardd, the client in MODE, SIGTERM.
+run_node() {
+    local name=$1 mode=$2
+    shift 2
+    local port rc=0 code
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+    JWT_SECRET=$SECRET WB_GUEST=off "$BIN" --data-dir "$T/$name" --listen "127.0.0.1:$port" \
+        "$@" --log-level warn >"$T/$name.stdout" 2>>"$T/node.log" &
+    local pid=$!
+    for _ in $(seq 1 600); do # up to 60 s (ASan builds start slower)
+        grep -q "listening on" "$T/$name.stdout" 2>/dev/null && break
+        kill -0 $pid 2>/dev/null || break
+        sleep 0.1
+    done
+    if ! grep -q "listening on" "$T/$name.stdout"; then
+        echo "FAIL: $name: whiteboardd did not start"
+        rc=1
+    else
+        timeout 300 node --experimental-websocket --no-warnings "$S/tests/node_ws.mjs" \
+            "ws://127.0.0.1:$port/ws" "$SECRET" "$mode" || rc=1
+    fi
+    if kill -0 $pid 2>/dev/null; then
+        kill -TERM $pid
+        for _ in $(seq 1 600); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+        if kill -0 $pid 2>/dev/null; then
+            echo "FAIL: $name: whiteboardd still running 60 s after SIGTERM"
+            kill -KILL $pid
+            rc=$((rc + 1))
+        fi
+    fi
+    wait $pid
+    code=$?
+    if [[ $code -ne 0 ]]; then
+        echo "FAIL: $name: whiteboardd exited with $code"
         rc=$((rc + 1))
     fi
-fi
-wait $PID
-code=$?
-if [[ $code -ne 0 ]]; then
-    echo "FAIL: whiteboardd exited with $code"
-    rc=$((rc + 1))
-fi
+    return $rc
+}
+
+rc=0
+run_node main main --rate-conn 0 --rate-user 0 || rc=$((rc + 1))
+run_node flood flood --rate-conn 5 --rate-conn-burst 5 || rc=$((rc + 1))
 if grep -qE "runtime error|AddressSanitizer|LeakSanitizer" "$T/node.log"; then
     echo "FAIL: sanitizer report in the node log:"
     grep -E -A5 "runtime error|AddressSanitizer|LeakSanitizer" "$T/node.log" | head -30
