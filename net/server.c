@@ -7,8 +7,8 @@
  *   1. signal thread: stopping = 1, ready = 0, lws_cancel_service
  *   2. service loop sees stopping: keeps serving while HTTP requests wait
  *      for acks (at most SERVER_DRAIN_MS), answering new API calls 503
- *   3. lws_context_destroy: closes every connection (WS sessions get
- *      LWS_CALLBACK_CLOSED)
+ *   3. every WS session is closed with 1001 (going away) over ~300 ms,
+ *      then lws_context_destroy closes what is left
  *   4. main: node_close_engine (drain, final fdatasync, snapshots), exit 0
  */
 #include <errno.h>
@@ -31,6 +31,8 @@
 
 static pthread_t server_sig_thread;
 static int server_sig_started;
+/* Service thread only: WebSocket sessions are being closed with 1001. */
+static int server_closing_ws;
 
 void server_signals_block(void)
 {
@@ -114,6 +116,12 @@ static int server_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
                                lws_is_final_fragment(wsi),
                                lws_frame_is_binary(wsi));
     case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (server_closing_ws) {
+            static const char why[] = "server shutting down";
+            lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY,
+                             (unsigned char *)why, sizeof why - 1);
+            return -1;
+        }
         return ws_conn_writable(n, wsi, user);
     case LWS_CALLBACK_CLOSED:
         ws_conn_close(n, wsi, user);
@@ -258,6 +266,14 @@ int server_run(node *n)
     /* Drain: requests waiting for engine acks get their answers. */
     uint64_t deadline = rl_now_ns() + (uint64_t)SERVER_DRAIN_MS * 1000000u;
     while (http_waiting_count() > 0 && rl_now_ns() < deadline)
+        if (lws_service(ctx, 0) < 0)
+            break;
+    /* Going away: every WS session gets a 1001 close frame (the client
+     * resumes elsewhere or later with its version token). */
+    server_closing_ws = 1;
+    lws_callback_on_writable_all_protocol(ctx, &server_protocols[1]);
+    deadline = rl_now_ns() + 300u * 1000000u;
+    while (rl_now_ns() < deadline)
         if (lws_service(ctx, 0) < 0)
             break;
     lws_sul_cancel(&tick.sul);

@@ -12,7 +12,8 @@ token, bad signature, alg none, other algorithm, expired, viewer writing,
 no role on the board), malformed JSON, unknown property, huge body,
 unknown board, /metrics parsed as Prometheus text with the runbook's
 names, SIGTERM under load (exit 0, nothing acked lost), and a SIGKILL loop
-(>= 20 cycles) after which every acked op is present.
+(>= 20 cycles) after which every acked op is present; WebSocket upgrade
+only on /ws, and a 1001 close frame to open sessions at shutdown.
 """
 import base64
 import hashlib
@@ -109,8 +110,9 @@ class Node:
         self.proc.wait(30)
         self.log.close()
 
-    def term(self, timeout=60):
-        self.proc.send_signal(signal.SIGTERM)
+    def term(self, timeout=60, send=True):
+        if send:
+            self.proc.send_signal(signal.SIGTERM)
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -209,6 +211,70 @@ def parse_metrics(text):
               "sample before/without TYPE: %r" % ln)
         samples.append((m.group(1), labels, value))
     return types, samples
+
+
+def ws_open(port, path="/ws"):
+    """A raw WebSocket handshake (RFC 6455) with subprotocol wb.v1.
+    Returns (socket, status line)."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+               "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wb.v1\r\n\r\n"
+               % (path, port, key)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    status = head.split(b"\r\n", 1)[0].decode("latin-1")
+    if " 101 " in status:
+        want = base64.b64encode(hashlib.sha1(
+            (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        check(want in head.decode("latin-1"), "Sec-WebSocket-Accept missing/wrong")
+    return s, status
+
+
+def ws_close_code(s, timeout=30):
+    """Reads frames until a close frame; returns its status code (None: the
+    connection ended without one)."""
+    s.settimeout(timeout)
+    buf = b""
+    while True:
+        while len(buf) < 2 or len(buf) < ws_frame_len(buf):
+            try:
+                chunk = s.recv(65536)
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            buf += chunk
+        n = ws_frame_len(buf)
+        frame, buf = buf[:n], buf[n:]
+        if frame[0] & 0x0f == 0x8:
+            hl = n - ws_payload_len(frame)
+            payload = frame[hl:]
+            return int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+
+
+def ws_payload_len(b):
+    ln = b[1] & 0x7f
+    if ln == 126:
+        return int.from_bytes(b[2:4], "big")
+    if ln == 127:
+        return int.from_bytes(b[2:10], "big")
+    return ln
+
+
+def ws_frame_len(b):
+    if len(b) < 2:
+        return 2
+    ln = b[1] & 0x7f
+    hl = 2 + (2 if ln == 126 else 8 if ln == 127 else 0)
+    if len(b) < hl:
+        return hl
+    return hl + ws_payload_len(b)
 
 
 def board_elements(url, token, bid):
@@ -414,12 +480,23 @@ def poster(url, token, bid, prefix, acked, stop):
         i += 1
 
 
+# WebSocket upgrade only on /ws with wb.v1; at shutdown a 1001 close frame
+ws, status = ws_open(node.port)
+check(" 101 " in status, "WS upgrade on /ws: %r" % status)
+bad_ws, bad_status = ws_open(node.port, "/elsewhere")
+check(" 101 " not in bad_status, "WS upgrade accepted on another path: %r" % bad_status)
+bad_ws.close()
+
 acked = []
 stop = threading.Event()
 t = threading.Thread(target=poster, args=(U, TOK, BID, "t", acked, stop))
 t.start()
 time.sleep(0.5)
-rc = node.term()
+node.proc.send_signal(signal.SIGTERM)
+code = ws_close_code(ws)
+check(code == 1001, "WS close code at shutdown: %r (want 1001 going away)" % code)
+ws.close()
+rc = node.term(send=False)
 stop.set()
 t.join(60)
 check(rc == 0, "SIGTERM exit status %r" % rc)
@@ -489,6 +566,15 @@ check(rl and rl[0] >= 1, "rate_limited_total{kind=user}: %r" % rl)
 st, els = board_elements(U, TOK, BID)
 check(els is not None and "rl0" not in els and "rm0" in els,
       "refused batch written or accepted one missing")
+# a second signal exits at once (status 1); nothing acked is lost
+node.proc.send_signal(signal.SIGTERM)
+node.proc.send_signal(signal.SIGTERM)
+rc = node.term(timeout=10, send=False)
+check(rc in (0, 1), "double SIGTERM exit status %r" % rc)
+node = Node()
+st, els = board_elements(node.url, TOK, BID)
+check(els is not None and "rm0" in els and "e1" in els,
+      "data after a double SIGTERM: %s" % st)
 rc = node.term()
 check(rc == 0, "last SIGTERM exit status %r" % rc)
 sys.exit(min(fails, 100))
