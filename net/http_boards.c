@@ -210,7 +210,7 @@ static void http_board_delete(node *n, http_req *r, snap_board_meta *m,
 static int http_snap_cb(void *arg, const snap_info *i)
 {
     json_array_append_new(
-        arg, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:i}", "id",
+        arg, json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "id",
                        (json_int_t)i->id, "pos", (json_int_t)i->pos,
                        "createdAt", (json_int_t)(i->created_us / 1000),
                        "elements", (json_int_t)i->elements, "rawSize",
@@ -294,6 +294,7 @@ static void http_ops_submit(node *n, http_req *r, const jwt_claims *c,
     r->nops = nops;
     snprintf(r->board, sizeof r->board, "%s", bid);
     snprintf(r->user, sizeof r->user, "%s", c->sub);
+    http_trace_begin(r);
     http_wait_start(r);
 }
 
@@ -309,6 +310,7 @@ void http_ops_done(node *n, http_req *r, const node_rest_result *res)
         WBLOGF(WBLOG_WARN, "ops rejected", WBF_BOARD(r->board),
                WBF_USER(r->user), WBF_ERR(res->status));
         http_error(r, st, wb_strerror(res->status));
+        http_trace_end(r, "op.apply", res->nops);
         return;
     }
     http_json(r, 200,
@@ -316,6 +318,7 @@ void http_ops_done(node *n, http_req *r, const node_rest_result *res)
                         (json_int_t)res->nops, "duplicates",
                         (json_int_t)res->duplicates, "seq",
                         (json_int_t)res->first_seq));
+    http_trace_end(r, "op.apply", res->nops);
 }
 
 void http_boards(node *n, http_req *r, const jwt_claims *c, const char *rest)

@@ -55,6 +55,8 @@ typedef struct http_req {
     char board[JWT_BOARD_ID_MAX + 1];
     char user[JWT_SUB_MAX + 1];
     struct http_req *wait_prev, *wait_next;
+    /* W3C trace context (http_trace.c) */
+    char trace_id[33], span_id[17], parent_id[17];
 } http_req;
 
 /* http_conn.c: the protocols[0] callback. */
@@ -88,6 +90,12 @@ void http_boards(node *n, http_req *r, const jwt_claims *c, const char *rest);
 
 /* http_history.c: GET /api/v1/boards/{id}/ops?since=&limit=. */
 void http_history(node *n, http_req *r, const char *bid);
+
+/* http_trace.c: reads traceparent (or starts a trace) and picks a span
+ * id; http_trace_end logs the span and sets the traceparent answer header
+ * (when no other extra header is set). */
+void http_trace_begin(http_req *r);
+void http_trace_end(http_req *r, const char *span, uint32_t nops);
 
 /* Puts r on the wait list (after a successful submit with r->token). */
 void http_wait_start(http_req *r);

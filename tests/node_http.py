@@ -123,10 +123,14 @@ class Node:
         return rc
 
 
-def curl(url, method="GET", token=None, body=None, headers=(), timeout=20):
-    """Returns (status, parsed JSON or text). status 0: no answer."""
+def curl(url, method="GET", token=None, body=None, headers=(), timeout=20,
+         dump=None):
+    """Returns (status, parsed JSON or text). status 0: no answer. dump: a
+    file for the response headers."""
     args = ["curl", "-s", "-S", "-o", "-", "-w", "\n%{http_code}", "-X", method,
             "--max-time", str(timeout), url]
+    if dump:
+        args += ["-D", dump]
     if token is not None:
         args += ["-H", "Authorization: Bearer " + token]
     for h in headers:
@@ -347,6 +351,17 @@ if check(st == 200 and els is not None, "get after ops: %s" % st):
     check(els.get("e2", {}).get("points") == [[0, 0], [1.25, 2.5]],
           "e2 points %r" % els.get("e2"))
 
+# W3C trace context: the answer continues the caller's trace with a new span
+hdrs = os.path.join(TMP, "headers")
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+st, r = curl(U + "/api/v1/boards/%s/ops" % BID, "POST", TOK,
+             json.dumps([{"op": "upsert", "id": "tr", "type": "rect", "props": {"x": 1}}]),
+             headers=["traceparent: 00-%s-00f067aa0ba902b7-01" % TRACE], dump=hdrs)
+tp = [ln.split(":", 1)[1].strip() for ln in open(hdrs).read().splitlines()
+      if ln.lower().startswith("traceparent:")]
+check(st == 200 and tp and re.fullmatch(r"00-%s-[0-9a-f]{16}-01" % TRACE, tp[0])
+      and "00f067aa0ba902b7" not in tp[0], "traceparent answer %r" % tp)
+
 # resend of the same client op ids: deduplicated, state unchanged
 st, r = curl(U + "/api/v1/boards/%s/ops" % BID, "POST", TOK, json.dumps(ops[:2]))
 check(st == 200 and r.get("duplicates") == 2, "resend: %s %r" % (st, r))
@@ -429,7 +444,8 @@ check(st == 200, "node still serving after bad input: %s" % st)
 st, r = curl(U + "/api/v1/boards/%s/snapshots" % BID, "POST", TOK)
 check(st == 201 and len(r.get("snapshots", [])) >= 1, "take snapshot: %s %r" % (st, r))
 st, r = curl(U + "/api/v1/boards/%s/snapshots" % BID, token=TOK)
-check(st == 200 and r["snapshots"] and r["snapshots"][-1]["elements"] == 2,
+check(st == 200 and r["snapshots"] and r["snapshots"][-1]["elements"] == 3
+      and r["snapshots"][-1]["ok"] is True,
       "list snapshots: %s %r" % (st, r))
 
 # ---- /metrics
