@@ -4,9 +4,11 @@
  * one session).
  *
  * Split (docs/protocol.md part 2 is the spec):
- *   ws_session.c  one session: reassembly, hello/auth/role, welcome via
- *                 engine_call, ops -> engine_submit, presence, errors,
- *                 the bounded send queue
+ *   ws_session.c  one session: reassembly, hello/auth/role, ops ->
+ *                 engine_submit, presence, errors
+ *   ws_welcome.c  the welcome (full, delta, resync) built on the engine
+ *                 thread through engine_call
+ *   ws_sendq.c    the bounded per-session send queue, error frames
  *   ws_hub.c      the hub: sessions by id, rooms by board, the event list
  *                 filled by the engine thread and drained by service
  *   ws_conn.c     the libwebsockets binding (ws_conn.h, ws_hub.h on node)
@@ -212,6 +214,26 @@ struct ws_hub {
     uint32_t next_id;
     size_t nsess;
 };
+
+struct ws_frame; /* ws_frame.h */
+struct vv;       /* vv.h */
+
+/* ws_sendq.c: queue a frame (encoded here), a typed error frame (fatal
+ * when close_code != 0: the session then closes with it), and closing. */
+int ws_sess_send(ws_sess *s, const struct ws_frame *f, enum ws_qkind kind);
+void ws_sess_error(ws_sess *s, uint32_t code, int close_code,
+                   const char *msg);
+void ws_sess_start_close(ws_sess *s, int code, const char *reason);
+void ws_sess_drop_queue(ws_sess *s);
+
+/* ws_welcome.c: the welcome frame for board_id (resume NULL: none), built
+ * on the engine thread; *out is malloc'd (caller frees), *join_after the
+ * ops-event number the session joins at. Returns 0, engine_call's
+ * WB_ETIMEDOUT / WB_ECLOSED, or an engine error (never WB_ESTALE: that is
+ * a RESYNC welcome). */
+int ws_welcome_build(ws_hub *h, const char *board_id, const struct vv *resume,
+                     uint8_t role, const char *user, uint8_t **out,
+                     size_t *len, uint64_t *join_after);
 
 /* Hub bookkeeping used by ws_session.c (ws_hub.c). */
 void ws_hub_add_sess(ws_hub *h, ws_sess *s);      /* assigns s->id */

@@ -10,12 +10,8 @@
  * queue holds at most the fatal error frame, and close_code says how the
  * transport closes once the queue is empty.
  *
- * The welcome is built ON THE ENGINE THREAD inside engine_call (welcome_fn):
- * the state or delta, the board's version vector and the hub's ops-event
- * number are read at one point of the apply order, which is what makes the
- * welcome + later broadcasts exactly the board's history (ws_hub.c,
- * invariant 3). engine_call blocks the service thread for that call only
- * (bounded by WS_CALL_TIMEOUT_MS).
+ * The welcome is built on the engine thread by ws_welcome.c; replies and
+ * errors go through the send queue of ws_sendq.c.
  *
  * Ops are re-encoded with the authenticated user in every op and submitted
  * as bytes (engine_submit_encoded): the engine then owns its own copy, so
@@ -26,141 +22,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "board.h"
 #include "codec.h"
 #include "log.h"
 #include "vv.h"
 #include "wb_error.h"
 #include "ws_frame.h"
 #include "ws_internal.h"
-
-/* ---- queue -------------------------------------------------------------- */
-
-static void want_write(ws_sess *s)
-{
-    if (s->hub->o.tr.want_write)
-        s->hub->o.tr.want_write(s->hub->o.tr.ctx, s->handle);
-}
-
-static void drop_queue(ws_sess *s)
-{
-    while (s->qhead)
-        ws_sess_pop(s);
-}
-
-static void start_close(ws_sess *s, int code, const char *reason)
-{
-    if (s->state == WS_CLOSING)
-        return;
-    s->state = WS_CLOSING;
-    s->close_code = code;
-    s->close_reason = reason;
-    want_write(s);
-}
-
-int ws_sess_enqueue(ws_sess *s, ws_buf *b, enum ws_qkind kind)
-{
-    size_t max = s->hub->o.sendq_max;
-    if (s->state == WS_CLOSING)
-        return WB_ECLOSED;
-    if (kind == WS_Q_PRESENCE && s->qbytes > max / 2)
-        return 0; /* presence is the first thing a slow client loses */
-    if (kind == WS_Q_NORMAL && s->qbytes + b->len > max) {
-        ws_hub_count(s->hub->o.ratelimited, "slow_consumer");
-        WBLOGF(WBLOG_WARN, "ws slow consumer closed", WBF_BOARD(s->board),
-               WBF_USER(s->user), WBF_UINT("connId", s->id),
-               WBF_UINT("queued", s->qbytes));
-        drop_queue(s);
-        start_close(s, WS_CLOSE_SLOW_CONSUMER, "slow consumer");
-        return WB_EFULL;
-    }
-    ws_qent *q = malloc(sizeof *q);
-    if (!q) {
-        drop_queue(s);
-        start_close(s, WS_CLOSE_INTERNAL, "out of memory");
-        return WB_ENOMEM;
-    }
-    b->refs++;
-    q->buf = b;
-    q->next = NULL;
-    q->counted = kind != WS_Q_WELCOME;
-    if (q->counted)
-        s->qbytes += b->len;
-    if (s->qtail)
-        s->qtail->next = q;
-    else
-        s->qhead = q;
-    s->qtail = q;
-    if (s->hub->o.msgs_out)
-        metrics_inc(s->hub->o.msgs_out);
-    want_write(s);
-    return 0;
-}
-
-int ws_sess_peek(ws_sess *s, const uint8_t **p, size_t *len)
-{
-    if (!s->qhead)
-        return 0;
-    *p = s->qhead->buf->data;
-    *len = s->qhead->buf->len;
-    return 1;
-}
-
-void ws_sess_pop(ws_sess *s)
-{
-    ws_qent *q = s->qhead;
-    if (!q)
-        return;
-    s->qhead = q->next;
-    if (!s->qhead)
-        s->qtail = NULL;
-    if (q->counted)
-        s->qbytes -= q->buf->len;
-    ws_buf_unref(q->buf);
-    free(q);
-}
-
-size_t ws_sess_queued(const ws_sess *s) { return s->qbytes; }
-
-int ws_sess_joined(const ws_sess *s) { return s->state == WS_JOINED; }
-
-int ws_sess_close_code(const ws_sess *s, const char **reason)
-{
-    if (reason)
-        *reason = s->close_reason ? s->close_reason : "";
-    return s->state == WS_CLOSING ? s->close_code : 0;
-}
-
-/* Encodes f and queues it. */
-static int send_frame(ws_sess *s, const ws_frame *f, enum ws_qkind kind)
-{
-    uint8_t *enc = NULL;
-    size_t len = 0;
-    int rc = ws_frame_encode(f, &enc, &len);
-    if (rc)
-        return rc;
-    ws_buf *b = ws_buf_new(enc, len);
-    free(enc);
-    if (!b)
-        return WB_ENOMEM;
-    rc = ws_sess_enqueue(s, b, kind);
-    ws_buf_unref(b);
-    return rc;
-}
-
-/* A typed error frame; fatal ones close with close_code afterwards. */
-static void send_error(ws_sess *s, uint32_t code, int close_code,
-                       const char *msg)
-{
-    ws_frame f = {.type = WS_ERROR};
-    f.u.error.code = code;
-    f.u.error.fatal = close_code != 0;
-    f.u.error.msg = (wb_str){msg, (uint32_t)strlen(msg)};
-    ws_hub_count(s->hub->o.errors, ws_code_name(code));
-    send_frame(s, &f, WS_Q_NORMAL);
-    if (close_code)
-        start_close(s, close_code, ws_code_name(code));
-}
 
 /* ---- life --------------------------------------------------------------- */
 
@@ -185,110 +52,12 @@ void ws_sess_close(ws_sess *s)
     if (!s)
         return;
     ws_hub_remove_sess(s->hub, s);
-    drop_queue(s);
+    ws_sess_drop_queue(s);
     if (s->hub->o.connected)
         metrics_gauge_add(s->hub->o.connected, -1);
     free(s->rx);
     free(s);
 }
-
-/* ---- welcome (engine thread part) ---------------------------------------- */
-
-typedef struct welcome_job {
-    ws_hub *h;
-    const char *board;
-    const vv *resume;     /* NULL: none */
-    ws_frame f;           /* welcome being built */
-    uint8_t vbuf[VV_MAX_ENCODED];
-    uint8_t **copies;     /* delta batches (owned) */
-    uint32_t n, cap;
-    uint8_t *out;         /* encoded welcome (owned) */
-    size_t out_len;
-    uint64_t join_after;
-} welcome_job;
-
-static void job_drop_delta(welcome_job *j)
-{
-    for (uint32_t i = 0; i < j->n; i++)
-        free(j->copies[i]);
-    free(j->copies);
-    free(j->f.u.welcome.delta);
-    j->copies = NULL;
-    j->f.u.welcome.delta = NULL;
-    j->n = j->cap = 0;
-}
-
-static int since_cb(void *arg, const uint8_t *enc, size_t len, uint64_t seq)
-{
-    welcome_job *j = arg;
-    if (j->n == WS_MAX_DELTA)
-        return WB_ESTALE; /* too far behind for a delta: full state */
-    if (j->n == j->cap) {
-        uint32_t cap = j->cap ? 2 * j->cap : 16;
-        uint8_t **c = realloc(j->copies, cap * sizeof *c);
-        if (c)
-            j->copies = c;
-        ws_delta_item *d = realloc(j->f.u.welcome.delta, cap * sizeof *d);
-        if (d)
-            j->f.u.welcome.delta = d;
-        if (!c || !d)
-            return WB_ENOMEM;
-        j->cap = cap;
-    }
-    uint8_t *copy = malloc(len);
-    if (!copy)
-        return WB_ENOMEM;
-    memcpy(copy, enc, len);
-    j->copies[j->n] = copy;
-    j->f.u.welcome.delta[j->n] = (ws_delta_item){seq, {copy, len}};
-    j->n++;
-    return 0;
-}
-
-static int set_version(welcome_job *j, const vv *v)
-{
-    size_t len;
-    int rc = vv_encode(v, j->vbuf, sizeof j->vbuf, &len);
-    j->f.u.welcome.version = (ws_bytes){j->vbuf, len};
-    return rc;
-}
-
-static int state_cb(void *arg, const uint8_t *state, size_t len,
-                    const vv *version)
-{
-    welcome_job *j = arg;
-    int rc = set_version(j, version);
-    if (rc)
-        return rc;
-    j->f.u.welcome.state = (ws_bytes){state, len};
-    return ws_frame_encode(&j->f, &j->out, &j->out_len);
-}
-
-static int welcome_fn(engine *e, void *arg)
-{
-    welcome_job *j = arg;
-    j->join_after = ws_hub_ops_pushed(j->h);
-    if (j->resume) {
-        int rc = engine_board_since(e, j->board, j->resume, since_cb, j);
-        if (rc == 0) {
-            const board *b = NULL;
-            rc = engine_board_get(e, j->board, &b);
-            if (!rc)
-                rc = set_version(j, board_version(b));
-            j->f.u.welcome.flags = WS_WELCOME_DELTA;
-            j->f.u.welcome.ndelta = j->n;
-            if (!rc)
-                rc = ws_frame_encode(&j->f, &j->out, &j->out_len);
-            return rc;
-        }
-        job_drop_delta(j);
-        if (rc != WB_ESTALE)
-            return rc;
-        j->f.u.welcome.flags = WS_WELCOME_RESYNC;
-    }
-    return engine_board_state(e, j->board, state_cb, j);
-}
-
 /* ---- client frames ------------------------------------------------------ */
 
 static int64_t now_s(ws_hub *h)
@@ -319,7 +88,7 @@ static int authenticate(ws_sess *s, const ws_frame *f)
     if (rc) {
         WBLOGF(WBLOG_WARN, "ws hello refused", WBF_BOARD(s->board),
                WBF_UINT("connId", s->id), WBF_ERR(rc));
-        send_error(s, WS_CODE_UNAUTHORIZED, WS_CLOSE_UNAUTHORIZED,
+        ws_sess_error(s, WS_CODE_UNAUTHORIZED, WS_CLOSE_UNAUTHORIZED,
                    wb_strerror(rc));
         return rc;
     }
@@ -330,7 +99,7 @@ static int authenticate(ws_sess *s, const ws_frame *f)
     if (s->role == JWT_ROLE_NONE) {
         WBLOGF(WBLOG_WARN, "ws hello forbidden", WBF_BOARD(s->board),
                WBF_USER(s->user), WBF_UINT("connId", s->id));
-        send_error(s, WS_CODE_FORBIDDEN, WS_CLOSE_FORBIDDEN,
+        ws_sess_error(s, WS_CODE_FORBIDDEN, WS_CLOSE_FORBIDDEN,
                    "no role on this board");
         return WB_EINVAL;
     }
@@ -340,7 +109,7 @@ static int authenticate(ws_sess *s, const ws_frame *f)
 static void on_hello(ws_sess *s, const ws_frame *f)
 {
     if (f->u.hello.proto != WS_PROTO_VERSION) {
-        send_error(s, WS_CODE_VERSION, WS_CLOSE_PROTOCOL,
+        ws_sess_error(s, WS_CODE_VERSION, WS_CLOSE_PROTOCOL,
                    "unsupported protocol version");
         return;
     }
@@ -351,34 +120,34 @@ static void on_hello(ws_sess *s, const ws_frame *f)
     if (f->u.hello.resume.len &&
         vv_decode(&resume, f->u.hello.resume.ptr, f->u.hello.resume.len,
                   NULL)) { /* validated by the frame decoder already */
-        send_error(s, WS_CODE_MALFORMED, WS_CLOSE_PROTOCOL, "bad resume token");
+        ws_sess_error(s, WS_CODE_MALFORMED, WS_CLOSE_PROTOCOL, "bad resume token");
         return;
     }
-    welcome_job j = {.h = s->hub, .board = s->board,
-                     .resume = f->u.hello.resume.len ? &resume : NULL};
-    j.f.type = WS_WELCOME;
-    j.f.u.welcome.role = (uint8_t)s->role;
-    j.f.u.welcome.user = (wb_str){s->user, (uint32_t)strlen(s->user)};
-    int rc = engine_call(s->hub->o.eng, welcome_fn, &j, WS_CALL_TIMEOUT_MS);
-    job_drop_delta(&j);
+    uint8_t *wel = NULL;
+    size_t wlen = 0;
+    uint64_t join_after = 0;
+    int rc = ws_welcome_build(s->hub, s->board,
+                              f->u.hello.resume.len ? &resume : NULL,
+                              (uint8_t)s->role, s->user, &wel, &wlen,
+                              &join_after);
     vv_free(&resume);
     if (!rc) {
-        ws_buf *b = ws_buf_new(j.out, j.out_len);
+        ws_buf *b = ws_buf_new(wel, wlen);
         rc = b ? ws_hub_join(s->hub, s) : WB_ENOMEM;
         if (!rc) {
-            s->join_after = j.join_after;
+            s->join_after = join_after;
             ws_sess_enqueue(s, b, WS_Q_WELCOME);
             if (s->state == WS_AWAIT_HELLO)
                 s->state = WS_JOINED;
         }
         ws_buf_unref(b);
     }
-    free(j.out);
+    free(wel);
     if (rc) {
         WBLOGF(WBLOG_ERROR, "ws welcome failed", WBF_BOARD(s->board),
                WBF_USER(s->user), WBF_UINT("connId", s->id), WBF_ERR(rc));
         uint32_t code = ws_code_from_error(rc);
-        send_error(s, code, code == WS_CODE_UNAVAILABLE ? 1013
+        ws_sess_error(s, code, code == WS_CODE_UNAVAILABLE ? 1013
                                                         : WS_CLOSE_INTERNAL,
                    wb_strerror(rc));
         return;
@@ -399,7 +168,7 @@ static void refuse_ops(ws_sess *s, const wb_batch *b, uint32_t code)
     for (uint32_t i = 0; i < b->nops; i++)
         items[i] = (ws_ack_item){b->ops[i].client_op_id, {0, 0, 0}};
     ws_hub_count(s->hub->o.errors, ws_code_name(code));
-    send_frame(s, &f, WS_Q_NORMAL);
+    ws_sess_send(s, &f, WS_Q_NORMAL);
 }
 
 static void on_ops(ws_sess *s, ws_frame *f)
@@ -478,13 +247,13 @@ static void on_frame(ws_sess *s, const uint8_t *p, size_t n)
     ws_frame f;
     int rc = ws_frame_decode(p, n, s->hub->o.max_frame, &f);
     if (rc) {
-        send_error(s, ws_code_from_error(rc),
+        ws_sess_error(s, ws_code_from_error(rc),
                    s->state == WS_AWAIT_HELLO ? WS_CLOSE_PROTOCOL : 0,
                    wb_strerror(rc));
         return;
     }
     if (s->state == WS_AWAIT_HELLO && f.type != WS_HELLO) {
-        send_error(s, WS_CODE_PROTOCOL, WS_CLOSE_PROTOCOL,
+        ws_sess_error(s, WS_CODE_PROTOCOL, WS_CLOSE_PROTOCOL,
                    "the first frame must be hello");
     } else {
         switch (f.type) {
@@ -492,7 +261,7 @@ static void on_frame(ws_sess *s, const uint8_t *p, size_t n)
             if (s->state == WS_AWAIT_HELLO)
                 on_hello(s, &f);
             else
-                send_error(s, WS_CODE_PROTOCOL, WS_CLOSE_PROTOCOL,
+                ws_sess_error(s, WS_CODE_PROTOCOL, WS_CLOSE_PROTOCOL,
                            "second hello");
             break;
         case WS_OPS: on_ops(s, &f); break;
@@ -500,11 +269,11 @@ static void on_frame(ws_sess *s, const uint8_t *p, size_t n)
         case WS_PING: {
             ws_frame pong = {.type = WS_PONG};
             pong.u.ping.nonce = f.u.ping.nonce;
-            send_frame(s, &pong, WS_Q_NORMAL);
+            ws_sess_send(s, &pong, WS_Q_NORMAL);
             break;
         }
         default:
-            send_error(s, WS_CODE_PROTOCOL, 0, "not a client frame");
+            ws_sess_error(s, WS_CODE_PROTOCOL, 0, "not a client frame");
             break;
         }
     }
@@ -517,14 +286,14 @@ int ws_sess_receive(ws_sess *s, const uint8_t *in, size_t len, int first,
     if (s->state == WS_CLOSING)
         return -1;
     if (!binary) {
-        send_error(s, WS_CODE_PROTOCOL, WS_CLOSE_PROTOCOL,
+        ws_sess_error(s, WS_CODE_PROTOCOL, WS_CLOSE_PROTOCOL,
                    "text messages are not part of the protocol");
         return -1;
     }
     if (first)
         s->rx_len = 0;
     if (len > s->hub->o.max_frame - s->rx_len) {
-        send_error(s, WS_CODE_TOO_BIG, WS_CLOSE_TOO_BIG, "frame too big");
+        ws_sess_error(s, WS_CODE_TOO_BIG, WS_CLOSE_TOO_BIG, "frame too big");
         return -1;
     }
     if (s->rx_len + len > s->rx_cap) {
@@ -533,7 +302,7 @@ int ws_sess_receive(ws_sess *s, const uint8_t *in, size_t len, int first,
             cap *= 2;
         uint8_t *rx = realloc(s->rx, cap);
         if (!rx) {
-            start_close(s, WS_CLOSE_INTERNAL, "out of memory");
+            ws_sess_start_close(s, WS_CLOSE_INTERNAL, "out of memory");
             return -1;
         }
         s->rx = rx;
