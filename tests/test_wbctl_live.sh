@@ -40,7 +40,11 @@ for ((i = 0; i < 200; i++)); do
     sleep 0.05
 done
 [[ -e $T/gen/live.ready ]] || { kill "$pid"; cat "$T/live.log"; echo "FAIL: engine did not start"; exit 1; }
-sleep 0.3
+# Wait (bounded) until the first op of "live" is durable.
+for ((i = 0; i < 200; i++)); do
+    "$WBCTL" restore "$D" --board live >/dev/null 2>&1 && break
+    sleep 0.05
+done
 
 # Read-only subcommands, several rounds while the engine writes.
 prev=0
