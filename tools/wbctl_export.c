@@ -6,6 +6,7 @@
  *   wbctl export DATA_DIR --board ID --format json|svg [--until seq:N|TIME]
  *                [--out FILE]
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,9 +94,9 @@ int wbctl_cmd_export(int argc, char **argv)
         if (!strcmp(format, "svg"))
             rc = wbctl_svg_render(json, f);
         else if (fwrite(json, 1, len, f) != len || fputc('\n', f) == EOF)
-            rc = -5; /* -EIO */
+            rc = -EIO;
         if (out ? fclose(f) != 0 : fflush(f) != 0)
-            rc = rc ? rc : -5;
+            rc = rc ? rc : -EIO;
     }
     if (rc) {
         fprintf(stderr, "wbctl export: %s\n", wb_strerror(rc));
