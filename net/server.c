@@ -71,8 +71,17 @@ static void *server_signal_main(void *arg)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     int sig = 0, count = 0;
+    uint64_t first_ns = 0;
     while (sigwait(&set, &sig) == 0) {
-        if (++count > 1) {
+        /* A signal sent to the process group (timeout(1), some
+         * supervisors) can arrive twice at once: a repeat within
+         * SERVER_SIGNAL_REPEAT_MS is the same request, not a second one. */
+        if (count && rl_now_ns() - first_ns <
+                         (uint64_t)SERVER_SIGNAL_REPEAT_MS * 1000000u)
+            continue;
+        if (count++ == 0)
+            first_ns = rl_now_ns();
+        else {
             static const char msg[] = "{\"level\":\"warn\",\"msg\":"
                                       "\"second signal: exiting now\"}\n";
             ssize_t w = write(2, msg, sizeof msg - 1);

@@ -14,8 +14,9 @@
  * SIGINT/SIGTERM on its own signal thread: the first starts a graceful
  * stop (readyz 503, new API requests 503, requests waiting for acks are
  * drained for up to SERVER_DRAIN_MS, then the context is destroyed, which
- * closes every connection); a second exits the process at once with
- * status 1 (safe: the oplog is the truth). A watchdog exits with status 1
+ * closes every connection); a second one (more than SERVER_SIGNAL_REPEAT_MS
+ * later: a group-wide kill can deliver one signal twice) exits the process
+ * at once with status 1 (safe: the oplog is the truth). A watchdog exits with status 1
  * if the whole shutdown (including engine_close in main) takes longer than
  * SERVER_STOP_MAX_MS.
  */
@@ -26,6 +27,7 @@
 
 #define SERVER_DRAIN_MS 5000
 #define SERVER_STOP_MAX_MS 60000
+#define SERVER_SIGNAL_REPEAT_MS 200 /* a repeat this soon is not a 2nd signal */
 
 /* Blocks SIGINT, SIGTERM (taken by the signal thread) and SIGPIPE. */
 void server_signals_block(void);

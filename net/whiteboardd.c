@@ -39,13 +39,30 @@ static int wbd_has_flag(int argc, char **argv, const char *flag)
     return 0;
 }
 
+/* `--data DIR` (the issue's spelling) is an alias of --data-dir. The
+ * rewritten strings are static or point into argv. */
+static void wbd_aliases(int argc, char **argv)
+{
+    static char buf[4200];
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--data") == 0) {
+            argv[i] = (char *)"--data-dir";
+        } else if (strncmp(argv[i], "--data=", 7) == 0 && !buf[0]) {
+            snprintf(buf, sizeof buf, "--data-dir=%s", argv[i] + 7);
+            argv[i] = buf;
+        }
+    }
+}
+
 static int wbd_load(cfg *c, int argc, char **argv)
 {
     char err[512] = "";
+    wbd_aliases(argc, argv);
     int rc = cfg_load(c, argc, argv, err, sizeof err);
     if (rc == CFG_HELP) {
         cfg_print_help(stdout, argv[0]);
-        printf("  --version  print the version and exit\n");
+        printf("  --data <dir>\n      alias of --data-dir\n"
+               "  --version\n      print the version and exit\n");
         return 1;
     }
     if (rc) {
