@@ -169,9 +169,10 @@ static int http_bj_fn(engine *e, void *arg)
     return engine_board_json(e, b->id, &b->out, &b->len);
 }
 
-static void http_board_get(node *n, http_req *r, const snap_board_meta *m,
-                           enum jwt_role role)
+/* Worker thread: the board's elements (engine_call) + metadata. */
+static void http_board_get_job(node *n, http_req *r, const http_job *j)
 {
+    const snap_board_meta *m = &j->meta;
     http_bj b = {m->board, NULL, 0};
     int rc = engine_call(n->eng, http_bj_fn, &b, 10000);
     if (rc) {
@@ -189,8 +190,24 @@ static void http_board_get(node *n, http_req *r, const snap_board_meta *m,
     }
     json_object_set_new(o, "title", json_string(m->title));
     json_object_set_new(o, "owner", json_string(m->owner));
-    json_object_set_new(o, "role", json_string(jwt_role_name(role)));
+    json_object_set_new(o, "role", json_string(jwt_role_name(j->role)));
     http_json(r, 200, o);
+}
+
+/* Service thread: hands the read to the worker (no engine_call here). */
+static void http_board_job(node *n, http_req *r, const snap_board_meta *m,
+                           enum jwt_role role,
+                           void (*fn)(node *, http_req *, const http_job *))
+{
+    http_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        http_error(r, 500, "out of memory");
+        return;
+    }
+    j->fn = fn;
+    j->role = role;
+    j->meta = *m;
+    http_worker_submit(n, r, j);
 }
 
 static void http_board_delete(node *n, http_req *r, snap_board_meta *m,
@@ -236,7 +253,8 @@ static int http_snap_all_fn(engine *e, void *arg)
     return engine_snapshot_all(e);
 }
 
-static void http_snap_take(node *n, http_req *r, const char *bid)
+/* Worker thread: snapshot now, then the list. */
+static void http_snap_take_job(node *n, http_req *r, const http_job *j)
 {
     int rc = engine_call(n->eng, http_snap_all_fn, NULL, 30000);
     if (rc) {
@@ -244,7 +262,7 @@ static void http_snap_take(node *n, http_req *r, const char *bid)
                    wb_strerror(rc));
         return;
     }
-    http_snap_list(n, r, bid);
+    http_snap_list(n, r, j->meta.board);
     if (r->status == 200)
         r->status = 201;
 }
@@ -360,7 +378,7 @@ void http_boards(node *n, http_req *r, const jwt_claims *c, const char *rest)
     }
     if (sub[0] == '\0') {
         if (r->method == HTTP_GET)
-            http_board_get(n, r, &m, role);
+            http_board_job(n, r, &m, role, http_board_get_job);
         else if (r->method == HTTP_DELETE && role < JWT_ROLE_OWNER)
             http_error(r, 403, "only the owner may delete a board");
         else if (r->method == HTTP_DELETE)
@@ -384,7 +402,7 @@ void http_boards(node *n, http_req *r, const jwt_claims *c, const char *rest)
         else if (role < JWT_ROLE_EDITOR)
             http_error(r, 403, "editor role required");
         else
-            http_snap_take(n, r, bid);
+            http_board_job(n, r, &m, role, http_snap_take_job);
     } else {
         http_error(r, 404, "no such endpoint");
     }

@@ -70,7 +70,11 @@ void http_service_waiters(node *n)
         node_rest_result res;
         if (node_rest_take(n, r->token, &res) == 1) {
             http_wait_remove(r);
-            http_ops_done(n, r, &res);
+            if (r->job)
+                http_reply_take(r, res.http_status, "application/json",
+                                res.body, res.body_len);
+            else
+                http_ops_done(n, r, &res);
             lws_callback_on_writable(r->wsi);
         }
         r = next;

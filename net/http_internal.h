@@ -48,8 +48,9 @@ typedef struct http_req {
     int replied;             /* response ready to write */
     int headers_sent;
     int close_after;         /* close the connection after the response */
-    /* waiting for an engine ack (POST .../ops) */
+    /* waiting for an engine ack (POST .../ops) or a worker answer (job) */
     int waiting;
+    int job;
     uint64_t token;
     uint32_t nops;
     char board[JWT_BOARD_ID_MAX + 1];
@@ -87,6 +88,21 @@ int http_auth(node *n, http_req *r, jwt_claims *claims);
 /* http_boards.c: /api/v1/boards and below. rest: the path after
  * "/api/v1/boards" ("" or "/{id}" or "/{id}/ops" ...). */
 void http_boards(node *n, http_req *r, const jwt_claims *c, const char *rest);
+
+/* http_worker.c: a job the worker thread runs (fn fills the scratch
+ * request's reply); malloc'd, freed by the worker. */
+typedef struct http_job http_job;
+struct http_job {
+    void (*fn)(node *n, http_req *out, const http_job *j);
+    uint64_t token;
+    enum jwt_role role;
+    snap_board_meta meta;
+};
+int http_worker_start(node *n);
+void http_worker_stop(void);
+/* Registers a waiter, queues job (taken) and puts r on the wait list; or
+ * answers 503 when the queue is full. */
+void http_worker_submit(node *n, http_req *r, http_job *job);
 
 /* http_history.c: GET /api/v1/boards/{id}/ops?since=&limit=. */
 void http_history(node *n, http_req *r, const char *bid);

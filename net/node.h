@@ -146,6 +146,11 @@ typedef struct node_rest_result {
     uint64_t first_seq;  /* oplog seq of the record */
     uint32_t duplicates; /* ops answered from the dedupe window */
     uint32_t nops;       /* ops in the batch */
+    /* A finished HTTP answer (node_rest_complete_reply), else NULL body:
+     * the taker owns body (malloc'd, body_len bytes). */
+    int http_status;
+    char *body;
+    size_t body_len;
 } node_rest_result;
 
 /* Registers a waiter; *token receives its token. Returns 0 or WB_ENOMEM. */
@@ -161,5 +166,11 @@ int node_rest_take(node *n, uint64_t token, node_rest_result *out);
 /* Engine thread: stores an ack. Unknown tokens are ignored. Returns 1 when
  * a waiter was completed. */
 int node_rest_complete(node *n, uint64_t token, const engine_ack *ack);
+
+/* Any thread (the HTTP worker): stores a finished answer; takes ownership
+ * of body (freed here when the waiter is gone). Returns 1 when a waiter
+ * was completed. */
+int node_rest_complete_reply(node *n, uint64_t token, int http_status,
+                             char *body, size_t body_len);
 
 #endif /* WB_NODE_H */

@@ -3,7 +3,8 @@
  * the engine's ack (an ack means durable, DESIGN.md section 4 rule 1).
  *
  * A waiter is a slot in a small table under one mutex: token (NODE_TOKEN_REST
- * | a 63-bit sequence), state (waiting, done), the result. The service
+ * | a 63-bit sequence), state (waiting, done), the result: an engine ack, or
+ * a finished HTTP answer from the HTTP worker thread (http_worker.c). The service
  * thread registers and takes; the engine thread completes (node.c on_ack)
  * and then wakes the service loop with lws_cancel_service so that the HTTP
  * layer looks at its waiting requests again. The table grows by doubling;
@@ -49,6 +50,8 @@ void node_rest_free(node *n)
 {
     if (!n->rest)
         return;
+    for (size_t i = 0; i < n->rest->cap; i++)
+        free(n->rest->slots[i].res.body);
     pthread_mutex_destroy(&n->rest->mu);
     free(n->rest->slots);
     free(n->rest);
@@ -97,11 +100,38 @@ int node_rest_register(node *n, uint64_t *token)
 void node_rest_cancel(node *n, uint64_t token)
 {
     struct node_rest *r = n->rest;
+    char *orphan = NULL;
     pthread_mutex_lock(&r->mu);
     rest_slot *s = rest_find(r, token);
-    if (s)
+    if (s) {
+        orphan = s->res.body;
+        s->res.body = NULL;
         s->state = REST_FREE;
+    }
     pthread_mutex_unlock(&r->mu);
+    free(orphan);
+}
+
+int node_rest_complete_reply(node *n, uint64_t token, int http_status,
+                             char *body, size_t body_len)
+{
+    struct node_rest *r = n->rest;
+    int done = 0;
+    pthread_mutex_lock(&r->mu);
+    rest_slot *s = rest_find(r, token);
+    if (s && s->state == REST_WAITING) {
+        s->res.http_status = http_status;
+        s->res.body = body;
+        s->res.body_len = body_len;
+        s->state = REST_DONE;
+        done = 1;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (done)
+        node_wake(n);
+    else
+        free(body);
+    return done;
 }
 
 int node_rest_take(node *n, uint64_t token, node_rest_result *out)
@@ -113,7 +143,8 @@ int node_rest_take(node *n, uint64_t token, node_rest_result *out)
     if (!s) {
         rc = WB_ENOTFOUND;
     } else if (s->state == REST_DONE) {
-        *out = s->res;
+        *out = s->res; /* the body, if any, goes to the taker */
+        s->res.body = NULL;
         s->state = REST_FREE;
         rc = 1;
     } else {

@@ -250,6 +250,11 @@ int server_run(node *n)
         return -EADDRINUSE;
     }
     node_set_ctx(n, ctx);
+    if (http_worker_start(n)) {
+        node_set_ctx(n, NULL);
+        lws_context_destroy(ctx);
+        return WB_ENOMEM;
+    }
     if (!server_sig_started &&
         pthread_create(&server_sig_thread, NULL, server_signal_main, n) == 0) {
         pthread_detach(server_sig_thread);
@@ -288,6 +293,7 @@ int server_run(node *n)
     lws_sul_cancel(&tick.sul);
     WBLOGF(WBLOG_INFO, "closing connections",
            WBF_UINT("unansweredRequests", http_waiting_count()));
+    http_worker_stop();
     node_set_ctx(n, NULL); /* no wake-up reaches a destroyed context */
     lws_context_destroy(ctx);
     return 0;
