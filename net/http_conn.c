@@ -272,8 +272,10 @@ static int http_on_writable(node *n, http_req *r, struct lws *wsi)
         unsigned char buf[LWS_PRE + HTTP_CHUNK];
         memcpy(buf + LWS_PRE, r->resp + r->resp_off, k);
         int fin = k == left;
+        /* A short count (TLS records, a full socket) is not an error: lws
+         * keeps the rest and sends it before the next WRITEABLE. */
         if (lws_write(wsi, buf + LWS_PRE, k,
-                      fin ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)k)
+                      fin ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0)
             return -1;
         r->resp_off += k;
         if (!fin) {
