@@ -241,7 +241,7 @@ int oplog_recover(const wb_io *io, const char *dir, uint64_t node_id,
         int rc = io->unlink(io, spare);
         if (rc)
             return rc;
-        append_detail(rec, "deleted leftover spare segment");
+        append_detail(rec, "deleted the unused spare segment " OPLOG_SPARE_NAME);
     }
 
     int rc;

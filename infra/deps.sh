@@ -6,7 +6,7 @@ set -euo pipefail
 BUILD_PKGS=(build-essential cmake ninja-build pkg-config clang
             liburing-dev liblmdb-dev libzstd-dev libxxhash-dev
             libssl-dev libjansson-dev libwebsockets-dev)
-TEST_PKGS=(libclang-rt-14-dev lmdb-utils curl)
+TEST_PKGS=(libclang-rt-14-dev lmdb-utils curl python3 util-linux bsdutils)
 
 want=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then
