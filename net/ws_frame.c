@@ -417,6 +417,7 @@ uint32_t ws_code_from_error(int rc)
     case WB_ETOOBIG: return WS_CODE_TOO_BIG;
     case WB_ELIMIT: return WS_CODE_LIMIT;
     case WB_ESTALE: return WS_CODE_STALE;
+    case WB_ENOTFOUND: return WS_CODE_NOT_FOUND;
     case WB_EAGAIN:
     case WB_ECLOSED:
     case WB_ETIMEDOUT: return WS_CODE_UNAVAILABLE;
@@ -438,6 +439,7 @@ static const char *const code_names[] = {
     "ok",        "malformed",   "too_big",  "unauthorized",
     "forbidden", "rate_limited", "limit",   "unavailable",
     "protocol",  "version",     "internal", "stale",
+    "not_found",
 };
 _Static_assert(sizeof code_names / sizeof code_names[0] == WS_CODE_MAX + 1,
                "one name per ws_code");

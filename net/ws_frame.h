@@ -107,7 +107,8 @@ enum ws_code {
     WS_CODE_VERSION = 9,      /* unsupported frame or protocol version */
     WS_CODE_INTERNAL = 10,    /* unexpected server error */
     WS_CODE_STALE = 11,       /* resume impossible (resync) */
-    WS_CODE_MAX = 11,
+    WS_CODE_NOT_FOUND = 12,   /* no such board (or deleted) */
+    WS_CODE_MAX = 12,
 };
 
 /* WebSocket close codes (private range 4000-4999), sent with a fatal error
@@ -115,6 +116,7 @@ enum ws_code {
 enum ws_close {
     WS_CLOSE_UNAUTHORIZED = 4001,
     WS_CLOSE_FORBIDDEN = 4003,
+    WS_CLOSE_NOT_FOUND = 4004,   /* unknown or deleted board */
     WS_CLOSE_PROTOCOL = 4002,    /* malformed frame, unexpected frame */
     WS_CLOSE_TOO_BIG = 4009,     /* frame over max-frame */
     WS_CLOSE_RATE_LIMITED = 4029,

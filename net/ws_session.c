@@ -24,6 +24,7 @@
 
 #include "codec.h"
 #include "log.h"
+#include "snap.h"
 #include "vv.h"
 #include "wb_error.h"
 #include "ws_frame.h"
@@ -77,7 +78,30 @@ static uint32_t colour_of(const char *user)
     return palette[x % (sizeof palette / sizeof palette[0])];
 }
 
-/* Verifies the token and the role; fills the session's identity. */
+/* The board's metadata (created by the REST API): an unknown or deleted
+ * board is refused; its owner has the owner role whatever the token says
+ * (as on the REST path). Returns 0 and *owner_is_user, or an error (sent). */
+static int board_lookup(ws_sess *s, int *owner_is_user)
+{
+    snap_board_meta *m = malloc(sizeof *m);
+    if (!m) {
+        ws_sess_error(s, WS_CODE_INTERNAL, WS_CLOSE_INTERNAL, "out of memory");
+        return WB_ENOMEM;
+    }
+    int rc = snap_board_get(engine_snap_store(s->hub->o.eng), s->board, m);
+    if (rc == 0 && m->deleted)
+        rc = WB_ENOTFOUND;
+    if (rc == WB_ENOTFOUND)
+        ws_sess_error(s, WS_CODE_NOT_FOUND, WS_CLOSE_NOT_FOUND,
+                      "unknown board");
+    else if (rc)
+        ws_sess_error(s, WS_CODE_INTERNAL, WS_CLOSE_INTERNAL, wb_strerror(rc));
+    *owner_is_user = rc == 0 && m->owner[0] && strcmp(m->owner, s->user) == 0;
+    free(m);
+    return rc;
+}
+
+/* Verifies the token, the board and the role; fills the identity. */
 static int authenticate(ws_sess *s, const ws_frame *f)
 {
     jwt_claims c;
@@ -94,7 +118,14 @@ static int authenticate(ws_sess *s, const ws_frame *f)
     }
     snprintf(s->user, sizeof s->user, "%s", c.sub);
     snprintf(s->name, sizeof s->name, "%s", c.name);
-    s->role = jwt_role_for(&c, s->board);
+    int owner = 0;
+    rc = board_lookup(s, &owner);
+    if (rc) {
+        WBLOGF(WBLOG_WARN, "ws hello refused", WBF_BOARD(s->board),
+               WBF_USER(s->user), WBF_UINT("connId", s->id), WBF_ERR(rc));
+        return rc;
+    }
+    s->role = owner ? JWT_ROLE_OWNER : jwt_role_for(&c, s->board);
     s->colour = colour_of(s->user);
     if (s->role == JWT_ROLE_NONE) {
         WBLOGF(WBLOG_WARN, "ws hello forbidden", WBF_BOARD(s->board),

@@ -244,9 +244,23 @@ async function joined(name, claims, board, resume) {
   if (!check(ready, "node not ready within 60 s")) process.exit(1);
 }
 
+// Boards exist once created through the REST API (the WS layer refuses
+// unknown ones); "admin" creates them, so admin is their owner.
+async function createBoard(title) {
+  const u = new URL(URL_);
+  const res = await fetch("http://" + u.host + "/api/v1/boards", {
+    method: "POST",
+    headers: { Authorization: "Bearer " + jwt({ sub: "admin", role: "owner" }), "Content-Type": "application/json" },
+    body: JSON.stringify({ title }),
+  });
+  const body = await res.json().catch(() => ({}));
+  if (!check(res.status === 201 && typeof body.id === "string", "create board: " + res.status)) process.exit(1);
+  return body.id;
+}
+
 // ---- flood mode: the node runs with --rate-conn 5 --rate-conn-burst 5 -------
 if (process.argv[4] === "flood") {
-  const BOARD = "wsflood" + process.pid;
+  const BOARD = await createBoard("flood");
   const [c] = await joined("flooder", { sub: "flooder", role: "editor" }, BOARD);
   const [v] = await joined("watcher", { sub: "watcher", role: "viewer" }, BOARD);
   for (let i = 1; i <= 30; i++) c.send(opsFrame(BOARD, [{ cid: i, id: "f" + i, x: i, y: i }]));
@@ -268,7 +282,7 @@ if (process.argv[4] === "flood") {
 }
 
 // ---- the scenario ------------------------------------------------------------
-const BOARD = "wsboard" + process.pid;
+const BOARD = await createBoard("main");
 const TIMEOUT = setTimeout(() => { console.log("FAIL: scenario timed out"); process.exit(100); }, 240000);
 
 // 1. hello / welcome
@@ -350,6 +364,13 @@ async function refused(name, token, code, close) {
 await refused("badsig", jwt({ sub: "eve", role: "owner" }, "x".repeat(40)), 3, 4001);
 await refused("expired", jwt({ sub: "eve", role: "owner", exp: Math.floor(Date.now() / 1000) - 3600 }), 3, 4001);
 await refused("norole", jwt({ sub: "eve", boards: { other: "owner" } }), 4, 4003);
+{
+  const c = await new Client("unknown").open();
+  c.send(hello(jwt({ sub: "eve", role: "owner" }), "no-such-board"));
+  const e = await c.wait(isType(0x85));
+  const cl = await c.waitClose();
+  check(e && e.code === 12 && e.fatal === 1 && cl === 4004, "unknown board: not_found, close " + cl);
+}
 {
   const h = b64u(JSON.stringify({ alg: "none", typ: "JWT" }));
   const p = b64u(JSON.stringify({ sub: "eve", role: "owner", exp: 9999999999 }));

@@ -448,7 +448,7 @@ static void test_typed_errors(void)
     /* ack: count over the bytes, status over the table, stamp node 0,
      * error status with a first_seq */
     CHECK_RC(dec_hex("83 01 00 00 00 80 08 01", 0), WB_ETRUNCATED);
-    CHECK_RC(dec_hex("83 01 0c 00 00 01 01", 0), WB_EMALFORMED);
+    CHECK_RC(dec_hex("83 01 0d 00 00 01 01", 0), WB_EMALFORMED);
     CHECK_RC(dec_hex("83 01 00 00 00 01 01 05 00 01", 0), WB_EMALFORMED);
     CHECK_RC(dec_hex("83 01 04 05 00 01 01", 0), WB_EMALFORMED);
     CHECK_RC(dec_hex("83 01 00 00 00 00", 0), WB_EMALFORMED); /* n = 0 */
@@ -542,6 +542,8 @@ static void test_codes(void)
     CHECK_EQ_INT(ws_code_from_error(WB_ETRUNCATED), WS_CODE_MALFORMED);
     CHECK_EQ_INT(ws_code_from_error(WB_ETOOBIG), WS_CODE_TOO_BIG);
     CHECK_EQ_INT(ws_code_from_error(WB_ELIMIT), WS_CODE_LIMIT);
+    CHECK_EQ_INT(ws_code_from_error(WB_ENOTFOUND), WS_CODE_NOT_FOUND);
+    CHECK(strcmp(ws_code_name(WS_CODE_NOT_FOUND), "not_found") == 0);
     CHECK_EQ_INT(ws_code_from_error(WB_EEXPIRED), WS_CODE_UNAUTHORIZED);
     CHECK_EQ_INT(ws_code_from_error(WB_EAGAIN), WS_CODE_UNAVAILABLE);
     CHECK_EQ_INT(ws_code_from_error(-5 /* -EIO */), WS_CODE_INTERNAL);

@@ -29,6 +29,7 @@
 #include "engine.h"
 #include "engine_testkit.h"
 #include "jwt.h"
+#include "snap.h"
 #include "vv.h"
 #include "wb_error.h"
 #include "wbtest.h"
@@ -69,7 +70,22 @@ static void fx_want_write(void *ctx, void *handle)
 
 static void fx_wake(void *ctx) { atomic_fetch_add(&((fx *)ctx)->wakes, 1); }
 
-/* opts may be NULL; ring_ops 0: engine default. */
+/* Board metadata, as POST /api/v1/boards writes it (owner may be ""). */
+static int fx_board(fx *f, const char *id, const char *owner, int deleted)
+{
+    snap_board_meta *m = calloc(1, sizeof *m);
+    if (!m)
+        return WB_ENOMEM;
+    snprintf(m->board, sizeof m->board, "%s", id);
+    snprintf(m->title, sizeof m->title, "t-%s", id);
+    snprintf(m->owner, sizeof m->owner, "%s", owner);
+    m->deleted = deleted;
+    int rc = snap_board_put(engine_snap_store(f->eng), m);
+    free(m);
+    return rc;
+}
+
+/* opts may be NULL; ring_ops 0: engine default. Boards b1 and b2 exist. */
 static int fx_open(fx *f, const ws_hub_options *opts, uint32_t ring_ops)
 {
     memset(f, 0, sizeof *f);
@@ -90,7 +106,10 @@ static int fx_open(fx *f, const ws_hub_options *opts, uint32_t ring_ops)
     o.keys = (jwt_keys){secret, strlen(secret), NULL, 0};
     o.tr = (ws_transport){f, fx_want_write, fx_wake};
     f->hub = ws_hub_new(&o);
-    return f->hub ? 0 : WB_ENOMEM;
+    if (!f->hub)
+        return WB_ENOMEM;
+    rc = fx_board(f, "b1", "", 0);
+    return rc ? rc : fx_board(f, "b2", "", 0);
 }
 
 static void fx_close(fx *f)
@@ -636,6 +655,34 @@ static void test_auth_refused(void)
     fx_close(&f);
 }
 
+/* Unknown and deleted boards are refused; a board's owner (metadata) has
+ * the owner role without any role in the token, as on the REST path. */
+static void test_board_metadata(void)
+{
+    fx f;
+    CHECK_RC(fx_open(&f, NULL, 0), 0);
+    CHECK_RC(fx_board(&f, "b3", "carol", 0), 0);
+    CHECK_RC(fx_board(&f, "gone", "carol", 1), 0);
+    char *t = token("carol", "", JWT_ROLE_NONE, NULL, 0, 3600);
+    char *all = token("dave", "", JWT_ROLE_OWNER, NULL, 0, 3600);
+    int before = wb_test_current_failed;
+    expect_refused(&f, all, "nosuch", WS_CODE_NOT_FOUND, WS_CLOSE_NOT_FOUND);
+    expect_refused(&f, all, "gone", WS_CODE_NOT_FOUND, WS_CLOSE_NOT_FOUND);
+    expect_refused(&f, t, "b1", WS_CODE_FORBIDDEN, WS_CLOSE_FORBIDDEN);
+    CHECK(wb_test_current_failed == before);
+    client c;
+    cl_open(&f, &c);
+    CHECK_RC(send_hello(&c, t, "b3", NULL, 0), 0);
+    ws_frame w;
+    CHECK_EQ_INT(cl_next(&c, WS_WELCOME, &w), 1);
+    CHECK_EQ_INT(w.u.welcome.role, JWT_ROLE_OWNER);
+    ws_frame_clear(&w);
+    free(t);
+    free(all);
+    cl_free(&c);
+    fx_close(&f);
+}
+
 static void test_bad_frames(void)
 {
     fx f;
@@ -884,6 +931,7 @@ int main(void)
     WB_RUN(test_resume_delta_and_resync);
     WB_RUN(test_idempotent_resend);
     WB_RUN(test_auth_refused);
+    WB_RUN(test_board_metadata);
     WB_RUN(test_bad_frames);
     WB_RUN(test_frame_too_big);
     WB_RUN(test_op_rate_limit);
