@@ -12,20 +12,8 @@ GEN=$B/tests/test_wbctl_data
 T=${WB_TEST_TMP:-/tmp}/wbctl-admin-$$
 rm -rf "$T"
 mkdir -p "$T"
-fails=0
-
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-expect_rc() { # WANT CMD...: output in $T/out, $T/err
-    local want=$1
-    shift
-    "$@" >"$T/out" 2>"$T/err"
-    local rc=$?
-    if [[ $rc -ne $want ]]; then
-        fail "'$*' exited $rc, want $want"
-        sed 's/^/  out: /' "$T/out" | head -5
-        sed 's/^/  err: /' "$T/err" | head -5
-    fi
-}
+# shellcheck source=shtest.sh
+source "$(dirname "$0")/shtest.sh"
 # py SCRIPT ARGS...: runs a python check; e = expect.json, o = $T/out as JSON.
 py() {
     local code=$1

@@ -14,19 +14,8 @@ GEN=$B/tests/test_wbctl_data
 T=${WB_TEST_TMP:-/tmp}/wbctl-live-$$
 rm -rf "$T"
 mkdir -p "$T"
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-expect_rc() { # WANT CMD...: output in $T/out, $T/err
-    local want=$1
-    shift
-    "$@" >"$T/out" 2>"$T/err"
-    local rc=$?
-    if [[ $rc -ne $want ]]; then
-        fail "'$*' exited $rc, want $want"
-        sed 's/^/  out: /' "$T/out" | head -5
-        sed 's/^/  err: /' "$T/err" | head -5
-    fi
-}
+# shellcheck source=shtest.sh
+source "$(dirname "$0")/shtest.sh"
 count() { python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['elements']))" "$1"; }
 
 [[ -x $WBCTL && -x $GEN ]] || { echo "FAIL: wbctl or test_wbctl_data not built"; exit 1; }

@@ -17,20 +17,8 @@ GEN=$B/tests/test_wbctl_data
 T=${WB_TEST_TMP:-/tmp}/wbctl-restore-$$
 rm -rf "$T"
 mkdir -p "$T"
-fails=0
-
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-expect_rc() { # WANT CMD...: output in $T/out, $T/err
-    local want=$1
-    shift
-    "$@" >"$T/out" 2>"$T/err"
-    local rc=$?
-    if [[ $rc -ne $want ]]; then
-        fail "'$*' exited $rc, want $want"
-        sed 's/^/  out: /' "$T/out" | head -5
-        sed 's/^/  err: /' "$T/err" | head -5
-    fi
-}
+# shellcheck source=shtest.sh
+source "$(dirname "$0")/shtest.sh"
 # ex EXPR: a python expression over the expectations e (expect.json).
 ex() { python3 -c "import json,sys; e=json.load(open(sys.argv[1])); print($1)" "$T/gen/expect.json"; }
 # hash_of FILE: the state_hash=... of a summary line.

@@ -10,20 +10,8 @@ WBCTL=$B/tools/wbctl
 T=${WB_TEST_TMP:-/tmp}/wbctl-token-$$
 rm -rf "$T"
 mkdir -p "$T"
-fails=0
-
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-expect_rc() { # WANT CMD...: output in $T/out, $T/err
-    local want=$1
-    shift
-    "$@" >"$T/out" 2>"$T/err"
-    local rc=$?
-    if [[ $rc -ne $want ]]; then
-        fail "'$*' exited $rc, want $want"
-        sed 's/^/  out: /' "$T/out" | head -5
-        sed 's/^/  err: /' "$T/err" | head -5
-    fi
-}
+# shellcheck source=shtest.sh
+source "$(dirname "$0")/shtest.sh"
 # check_token SECRET PYTHON_ASSERTS: verifies the last line of $T/out; the
 # asserts see h (header), c (claims), now.
 check_token() {
