@@ -104,6 +104,12 @@ void ws_hub_service(node *n)
         ws_hub_core_service(n->hub);
 }
 
+void ws_hub_board_gone(node *n, const char *board_id)
+{
+    if (n->hub)
+        ws_hub_core_board_gone(n->hub, board_id);
+}
+
 /* ---- connections --------------------------------------------------------- */
 
 static int origin_ok(node *n, struct lws *wsi)

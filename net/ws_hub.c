@@ -324,6 +324,19 @@ static void deliver(ws_hub *h, ws_event *ev)
     }
 }
 
+size_t ws_hub_core_board_gone(ws_hub *h, const char *board_id)
+{
+    ws_room *r = find_room(h, board_id);
+    size_t n = 0;
+    for (ws_sess *s = r ? r->head : NULL; s; s = s->rnext)
+        if (s->state == WS_JOINED) {
+            ws_sess_error(s, WS_CODE_NOT_FOUND, WS_CLOSE_NOT_FOUND,
+                          "board deleted");
+            n++;
+        }
+    return n;
+}
+
 void ws_hub_core_service(ws_hub *h)
 {
     pthread_mutex_lock(&h->ev_mu);

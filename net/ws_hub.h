@@ -48,4 +48,8 @@ void ws_hub_on_ops(node *n, const char *board, const wb_batch *applied,
  * queues and requests writable callbacks. */
 void ws_hub_service(node *n);
 
+/* lws service thread: the board was deleted (REST DELETE): every session
+ * of its room gets a fatal not_found error and is closed with 4004. */
+void ws_hub_board_gone(node *n, const char *board_id);
+
 #endif /* WB_WS_HUB_H */

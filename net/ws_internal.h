@@ -88,6 +88,10 @@ void ws_hub_core_on_ops(ws_hub *h, const char *board_id,
 /* Service thread: delivers pending events to sessions. */
 void ws_hub_core_service(ws_hub *h);
 
+/* Service thread: closes every session of board_id's room (not_found,
+ * 4004). Returns how many. */
+size_t ws_hub_core_board_gone(ws_hub *h, const char *board_id);
+
 /* Number of open sessions (tests, metrics). */
 size_t ws_hub_sessions(const ws_hub *h);
 

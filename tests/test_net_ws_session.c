@@ -683,6 +683,33 @@ static void test_board_metadata(void)
     fx_close(&f);
 }
 
+/* A deleted board closes its room (the REST DELETE path calls this). */
+static void test_board_gone(void)
+{
+    fx f;
+    CHECK_RC(fx_open(&f, NULL, 0), 0);
+    client a, b, other;
+    CHECK(join(&f, &a, "alice", JWT_ROLE_EDITOR, "b1"));
+    CHECK(join(&f, &b, "bob", JWT_ROLE_VIEWER, "b1"));
+    CHECK(join(&f, &other, "olga", JWT_ROLE_VIEWER, "b2"));
+    CHECK_EQ_INT(ws_hub_core_board_gone(f.hub, "b1"), 2);
+    ws_frame e;
+    CHECK_EQ_INT(cl_next(&a, WS_ERROR, &e), 1);
+    CHECK_EQ_INT(e.u.error.code, WS_CODE_NOT_FOUND);
+    CHECK_EQ_INT(e.u.error.fatal, 1);
+    ws_frame_clear(&e);
+    CHECK_EQ_INT(a.closed, WS_CLOSE_NOT_FOUND);
+    cl_pull(&b);
+    CHECK_EQ_INT(b.closed, WS_CLOSE_NOT_FOUND);
+    cl_pull(&other);
+    CHECK_EQ_INT(other.closed, 0);
+    CHECK_EQ_INT(ws_hub_core_board_gone(f.hub, "nosuch"), 0);
+    cl_free(&a);
+    cl_free(&b);
+    cl_free(&other);
+    fx_close(&f);
+}
+
 static void test_bad_frames(void)
 {
     fx f;
@@ -932,6 +959,7 @@ int main(void)
     WB_RUN(test_idempotent_resend);
     WB_RUN(test_auth_refused);
     WB_RUN(test_board_metadata);
+    WB_RUN(test_board_gone);
     WB_RUN(test_bad_frames);
     WB_RUN(test_frame_too_big);
     WB_RUN(test_op_rate_limit);
