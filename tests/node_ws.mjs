@@ -183,7 +183,7 @@ class Client {
         this.frames.push(f);
         this.poke();
       };
-      this.ws.onclose = (ev) => { this.closed = ev.code; this.poke(); };
+      this.ws.onclose = (ev) => { this.closed = ev.code; this.closedAt = Date.now(); this.poke(); };
     }).then((c) => { this.opened = true; return c; });
   }
   poke() { for (const w of [...this.waiters]) w(); }
@@ -283,6 +283,9 @@ if (process.argv[4] === "flood") {
 
 // ---- the scenario ------------------------------------------------------------
 const BOARD = await createBoard("main");
+// a connection that never says hello: closed by the 10 s hello timeout
+const silent = await new Client("silent").open();
+const silentT0 = Date.now();
 const TIMEOUT = setTimeout(() => { console.log("FAIL: scenario timed out"); process.exit(100); }, 240000);
 
 // 1. hello / welcome
@@ -434,6 +437,13 @@ await a2.close();
   const m = /^ws_messages_total\{dir="in"\} (\d+)/m.exec(text);
   check(m && Number(m[1]) > 10, "ws_messages_total{dir=\"in\"} counted: " + (m && m[1]));
   check(/^socket_connected_users /m.test(text), "socket_connected_users exported");
+}
+
+// 13. the silent connection was closed by the hello timeout (10 s)
+{
+  const code = await silent.waitClose(Math.max(1000, 20000 - (Date.now() - silentT0)));
+  const secs = ((silent.closedAt || Date.now()) - silentT0) / 1000;
+  check(code !== null && secs >= 9 && secs < 20, "silent connection closed after " + secs + " s (code " + code + ")");
 }
 
 clearTimeout(TIMEOUT);
