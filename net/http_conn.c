@@ -255,6 +255,10 @@ static int http_write_headers(node *n, http_req *r, struct lws *wsi)
     return 0;
 }
 
+/* Headers first, then the body in HTTP_CHUNK pieces, one per WRITEABLE.
+ * The transaction completes only when lws holds no unsent bytes of ours:
+ * with TLS a write may be taken in part and the rest kept by lws, and
+ * completing the transaction then would cut the answer. */
 static int http_on_writable(node *n, http_req *r, struct lws *wsi)
 {
     if (!r->replied)
@@ -262,26 +266,21 @@ static int http_on_writable(node *n, http_req *r, struct lws *wsi)
     if (!r->headers_sent) {
         if (http_write_headers(n, r, wsi))
             return -1;
-        if (r->resp_len) {
-            lws_callback_on_writable(wsi);
-            return 0;
-        }
-    } else {
+    } else if (r->resp_off < r->resp_len) {
         size_t left = r->resp_len - r->resp_off;
         size_t k = left > HTTP_CHUNK ? HTTP_CHUNK : left;
         unsigned char buf[LWS_PRE + HTTP_CHUNK];
         memcpy(buf + LWS_PRE, r->resp + r->resp_off, k);
         int fin = k == left;
-        /* A short count (TLS records, a full socket) is not an error: lws
-         * keeps the rest and sends it before the next WRITEABLE. */
+        /* A short count is not an error: lws keeps the rest. */
         if (lws_write(wsi, buf + LWS_PRE, k,
                       fin ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0)
             return -1;
         r->resp_off += k;
-        if (!fin) {
-            lws_callback_on_writable(wsi);
-            return 0;
-        }
+    }
+    if (r->resp_off < r->resp_len || lws_partial_buffered(wsi)) {
+        lws_callback_on_writable(wsi);
+        return 0;
     }
     int close_after = r->close_after;
     free(r->resp);

@@ -232,6 +232,9 @@ static struct lws_context *server_create(node *n, char *host, size_t hostlen,
     if (!strchr(host, ':'))
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     if (c->tls_cert[0]) {
+        /* HTTP/1.1 only: WebSocket upgrades and our response writer are
+         * HTTP/1.1 (over h2 large answers were cut mid-stream). */
+        info.alpn = "http/1.1";
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = c->tls_cert;
         info.ssl_private_key_filepath = c->tls_key;

@@ -287,7 +287,7 @@ def board_elements(url, token, bid):
     st, b = curl(url + "/api/v1/boards/" + bid, token=token)
     if st != 200 or not isinstance(b, dict):
         if st == 200:
-            fail("board answer is not JSON: %r" % (b[:200],))
+            fail("board answer is not JSON (%d chars): %r ... %r" % (len(b), b[:80], b[-200:]))
         return st, None
     return st, {e["id"]: e for e in b["elements"]}
 
