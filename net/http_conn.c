@@ -187,6 +187,7 @@ static int http_on_request(node *n, http_req *r, struct lws *wsi,
             return 0; /* dispatch at HTTP_BODY_COMPLETION */
         }
     }
+    r->dispatched = 1;
     http_dispatch(n, r);
     if (r->replied)
         lws_callback_on_writable(wsi);
@@ -195,8 +196,8 @@ static int http_on_request(node *n, http_req *r, struct lws *wsi,
 
 static int http_on_body(node *n, http_req *r, const void *in, size_t len)
 {
-    if (r->replied)
-        return 0; /* already refused: discard */
+    if (r->replied || r->dispatched || !len)
+        return 0; /* refused, already routed (no body announced), or empty */
     if (r->body_len + len > http_body_cap(n)) {
         r->close_after = 1;
         http_error(r, 413, "request body too large");
@@ -316,8 +317,12 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_HTTP_BODY:
         return http_on_body(n, r, in, len);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (!r->replied)
+        /* Only a request that waited for its body is routed here: one
+         * routed at LWS_CALLBACK_HTTP may be waiting for an ack already. */
+        if (!r->replied && !r->dispatched) {
+            r->dispatched = 1;
             http_dispatch(n, r);
+        }
         if (r->replied)
             lws_callback_on_writable(wsi);
         return 0;

@@ -39,6 +39,7 @@ typedef struct http_req {
     char *body;
     size_t body_len, body_cap;
     int expect_body;
+    int dispatched;          /* routed (once per request) */
     /* response (owned) */
     int status;
     char *resp;

@@ -447,6 +447,12 @@ check(st == 200, "node still serving after bad input: %s" % st)
 # snapshots
 st, r = curl(U + "/api/v1/boards/%s/snapshots" % BID, "POST", TOK)
 check(st == 201 and len(r.get("snapshots", [])) >= 1, "take snapshot: %s %r" % (st, r))
+# an explicit empty body (Content-Length: 0) is routed once, not twice
+for i in range(3):
+    st, r = curl(U + "/api/v1/boards/%s/snapshots" % BID, "POST", TOK, body="")
+    check(st == 201, "snapshot with an empty body: %s %r" % (st, r))
+st, r = curl(U + "/api/v1/boards", "POST", TOK, body="")
+check(st == 201, "create with an empty body: %s %r" % (st, r))
 st, r = curl(U + "/api/v1/boards/%s/snapshots" % BID, token=TOK)
 check(st == 200 and r["snapshots"] and r["snapshots"][-1]["elements"] == 3
       and r["snapshots"][-1]["ok"] is True,
