@@ -16,6 +16,7 @@ names, SIGTERM under load (exit 0, nothing acked lost), and a SIGKILL loop
 only on /ws, and a 1001 close frame to open sessions at shutdown; TLS
 with a self-signed certificate.
 """
+import atexit
 import base64
 import hashlib
 import hmac
@@ -57,6 +58,19 @@ def free_port():
     return port
 
 
+STARTED = []  # every process started here, killed at exit if still running
+
+
+def kill_started():
+    for proc in STARTED:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+
+
+atexit.register(kill_started)
+
+
 class Node:
     """One whiteboardd process on a fresh port over DATA."""
 
@@ -71,6 +85,7 @@ class Node:
             [BIN, "--data-dir", DATA, "--listen", "127.0.0.1:%d" % self.port,
              "--log-level", "warn"],
             stdout=subprocess.PIPE, stderr=self.log, env=env, cwd=TMP)
+        STARTED.append(self.proc)
         tls = bool(env.get("WB_TLS_CERT"))
         self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
         self.line = self._wait_line()

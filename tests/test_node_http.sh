@@ -14,7 +14,7 @@ T=${WB_TEST_TMP:-$B/test-tmp}/node-http-$$
 rm -rf "$T"
 mkdir -p "$T"
 python3 "$S/tests/node_http.py" "$BIN" "$T"
-rc=$?
+rc=$?  # non-zero also when the script died (it kills its nodes at exit)
 if grep -qE "runtime error|AddressSanitizer|LeakSanitizer" "$T/node.log"; then
     echo "FAIL: sanitizer report in the node log:"
     grep -E -A5 "runtime error|AddressSanitizer|LeakSanitizer" "$T/node.log" | head -30
