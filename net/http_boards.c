@@ -28,6 +28,7 @@
 #include "http_internal.h"
 #include "log.h"
 #include "wb_error.h"
+#include "ws_hub.h"
 
 int http_board_id_ok(const char *id, size_t len)
 {
@@ -221,6 +222,8 @@ static void http_board_delete(node *n, http_req *r, snap_board_meta *m,
         return;
     }
     WBLOGF(WBLOG_INFO, "board deleted", WBF_BOARD(m->board), WBF_USER(c->sub));
+    if (atomic_load(&n->started) && n->hub)
+        ws_hub_board_gone(n, m->board); /* its WS sessions close with 4004 */
     http_json(r, 200, json_pack("{s:s,s:b}", "id", m->board, "deleted", 1));
 }
 

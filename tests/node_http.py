@@ -279,6 +279,32 @@ def ws_close_code(s, timeout=30):
             return int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
 
 
+def uvar(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7f
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def ws_send_binary(s, payload):
+    """One masked binary frame (client to server, RFC 6455 5.3)."""
+    mask = os.urandom(4)
+    n = len(payload)
+    head = bytes([0x82]) + (bytes([0x80 | n]) if n < 126 else
+                            bytes([0x80 | 126]) + n.to_bytes(2, "big"))
+    s.sendall(head + mask + bytes(c ^ mask[i % 4] for i, c in enumerate(payload)))
+
+
+def ws_hello(token, board):
+    """docs/protocol.md 2.2: type 0x01, version 1, proto 1, token, board,
+    no resume token."""
+    t, b = token.encode(), board.encode()
+    return bytes([0x01, 0x01, 0x01]) + uvar(len(t)) + t + uvar(len(b)) + b + b"\x00"
+
+
 def ws_payload_len(b):
     ln = b[1] & 0x7f
     if ln == 126:
@@ -498,10 +524,17 @@ check({"200", "401", "403", "404", "400", "413"} <= codes,
 rss = [v for (n, lb, v) in samples if n == "process_resident_memory_bytes"]
 check(rss and rss[0] > 1 << 20, "rss %r" % rss)
 
-# ---- delete
+# ---- delete: the board's WebSocket sessions are closed with 4004
 st, b2 = curl(U + "/api/v1/boards", "POST", TOK, '{"title":"temp"}')
+ws, status = ws_open(node.port)
+check(" 101 " in status, "WS upgrade: %r" % status)
+ws_send_binary(ws, ws_hello(TOK, b2["id"]))
+time.sleep(0.3)  # the hello is processed (welcome) before the delete
 st, r = curl(U + "/api/v1/boards/" + b2["id"], "DELETE", TOK)
 check(st == 200, "delete by owner: %s %r" % (st, r))
+code = ws_close_code(ws, timeout=10)
+check(code == 4004, "WS close code after the board was deleted: %r" % code)
+ws.close()
 st, r = curl(U + "/api/v1/boards/" + b2["id"], token=TOK)
 check(st == 404, "deleted board still served: %s" % st)
 
