@@ -52,7 +52,8 @@ static const cfg_setting settings[] = {
     {"jwt-secret", "JWT_SECRET", CFG_STRING, F(jwt_secret), "", 0, 0, NULL,
      CFG_F_SECRET, cfg_check_jwt_secret,
      "HS256 secret shared by every node (>= 32 bytes). Empty: a random "
-     "per-process secret (single node, tokens die with the process)."},
+     "secret generated once into DATA/jwt.secret (0600; development "
+     "setup, single node)."},
     {"jwt-secret-previous", "JWT_SECRET_PREVIOUS", CFG_STRING,
      F(jwt_secret_previous), "", 0, 0, NULL, CFG_F_SECRET,
      cfg_check_jwt_secret,
