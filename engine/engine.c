@@ -520,6 +520,8 @@ void engine_get_stats(engine *e, engine_stats *s)
     oplog_stats os;
     oplog_get_stats(e->log, &os);
     s->oplog_queue = os.queue_records;
+    s->oplog_fsync = os.fsync;
+    dur_hist_read(&e->st_apply_hist, &s->op_apply);
     s->submitted = atomic_load(&e->st_submitted);
     s->ops_applied = atomic_load(&e->st_applied);
     s->ops_rejected = atomic_load(&e->st_rejected);

@@ -209,6 +209,9 @@ typedef struct engine_stats {
     uint64_t applied_seq;        /* highest seq applied */
     uint64_t clean_pos;          /* persisted clean position */
     uint64_t node_id;
+    dur_hist_counts oplog_fsync; /* oplog_stats.fsync */
+    dur_hist_counts op_apply;    /* engine thread: board_apply_batch of one
+                                    durable batch, live only (not replay) */
 } engine_stats;
 
 void engine_get_stats(engine *e, engine_stats *out);

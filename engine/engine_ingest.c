@@ -308,7 +308,10 @@ void eng_ingest(engine *e, eng_sub *subs, size_t n)
 int eng_apply_record(engine *e, eng_board *bd, const wb_batch *b,
                      uint8_t *enc, size_t len, uint64_t seq, int live)
 {
+    uint64_t t0 = live ? eng_now_ns() : 0;
     int rc = board_apply_batch(bd->b, b);
+    if (live)
+        dur_hist_observe(&e->st_apply_hist, eng_now_ns() - t0);
     if (rc)
         eng_log(e, ENGINE_LOG_ERROR, "op.apply_failed",
                 "boardId=%s seq=%llu code=%s", bd->id,

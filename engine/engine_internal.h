@@ -279,6 +279,8 @@ struct engine {
         st_rdup, st_loaded, st_evicted, st_mem, st_snaps, st_snap_err,
         st_snap_sum, st_snap_last, st_snap_enc_last, st_recovery_ns,
         st_recovery_records, st_applied_seq, st_clean, st_qlen;
+    dur_hist st_apply_hist; /* live apply of one durable batch (engine
+                               thread writes, anyone reads) */
 };
 
 uint64_t eng_now_ms(void);

@@ -51,6 +51,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dur_hist.h"
 #include "wb_io.h"
 
 #define OPLOG_DEFAULT_SEGMENT_SIZE (64u << 20)
@@ -165,6 +166,10 @@ typedef struct oplog_stats {
     uint64_t segments_rolled;
     int failed;                /* 1 when in the failed state */
     int uring;                 /* 1 when io_uring is in use */
+    dur_hist_counts fsync;     /* the writer's fdatasyncs, submit to
+                                  completion (io_uring or fallback; a sync
+                                  linked to its write includes the write);
+                                  failed ones too, cancelled ones not */
 } oplog_stats;
 void oplog_get_stats(const oplog *log, oplog_stats *out);
 

@@ -328,6 +328,7 @@ void oplog_get_stats(const oplog *log, oplog_stats *out)
     out->segments_rolled = atomic_load(&log->segments_rolled);
     out->failed = atomic_load(&log->failed_pub);
     out->uring = log->fl.uring;
+    dur_hist_read(&log->fsync_hist, &out->fsync);
 }
 
 /* ---- close ------------------------------------------------------------ */

@@ -278,6 +278,7 @@ static void on_fsync(oplog *log, int res)
         return;
     }
     atomic_fetch_add_explicit(&log->fsyncs, 1, memory_order_relaxed);
+    dur_hist_observe(&log->fsync_hist, mono_ns() - log->fsync_start_ns);
     if (res == 0) {
         /* A linked fsync covers its write only if the writer believed
          * that write complete (an injector may have claimed less). */
@@ -303,6 +304,7 @@ static void submit_fsync(oplog *log)
 {
     log->sync_cover = log->written_id;
     log->fsync_inflight = 1;
+    log->fsync_start_ns = mono_ns();
     if (oplog_flush_fsync(&log->fl, log->seg_fd) != 0) {
         log->fsync_inflight = 0;
         on_fsync(log, -EIO);
@@ -502,6 +504,7 @@ static void writer_build(oplog *log)
     if (log->opt.sync == OPLOG_SYNC_ALWAYS && !log->fsync_inflight) {
         log->write_inflight = log->fsync_inflight = 1;
         log->sync_cover = f->id;
+        log->fsync_start_ns = mono_ns(); /* includes its linked write */
         if (oplog_flush_write_sync(&log->fl, log->seg_fd, f->buf, f->len,
                                    f->off) == 0)
             return;

@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "dur_hist.h"
 #include "oplog.h"
 #include "oplog_flush.h"
 #include "oplog_queue.h"
@@ -67,6 +68,7 @@ struct oplog {
     uint64_t synced_id;   /* every flush <= this is covered by an fsync */
     uint64_t sync_cover;  /* written_id when the fsync in flight started */
     int write_inflight, fsync_inflight;
+    uint64_t fsync_start_ns; /* when the fsync in flight was submitted */
     int seg_fd;
     char seg_path[PATH_MAX];
     uint64_t seg_first, seg_size, write_off;
@@ -91,6 +93,7 @@ struct oplog {
     _Atomic uint64_t durable_records;
     _Atomic uint64_t batches_written;
     _Atomic uint64_t fsyncs;
+    dur_hist fsync_hist;   /* fdatasync submit -> completion */
     _Atomic uint64_t bytes_written;
     _Atomic uint64_t segments_rolled;
     _Atomic uint64_t active_first;

@@ -76,6 +76,10 @@ static void test_submit_ack(void)
     engine_get_stats(e, &st);
     CHECK_EQ_U64(st.ops_applied, 3);
     CHECK_EQ_U64(st.applied_seq, a.seq);
+    /* One durable batch applied live; its record was fdatasync'd (the
+     * default policy) and both were timed. */
+    CHECK_EQ_U64(st.op_apply.count, 1);
+    CHECK(st.oplog_fsync.count >= 1 && st.oplog_fsync.sum_ns > 0);
     CHECK_OK(engine_close(e));
     tk_free(&t);
     wb_test_rmtree(dir);

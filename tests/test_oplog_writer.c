@@ -81,6 +81,9 @@ static void test_roundtrip(void)
     CHECK_EQ_U64(st.appended_records, e.n);
     CHECK_EQ_U64(st.durable_records, e.n);
     CHECK(st.fsyncs >= 1 && st.batches >= 1);
+    /* Every completed fdatasync is timed (io_uring and fallback alike). */
+    CHECK_EQ_U64(st.fsync.count, st.fsyncs);
+    CHECK(st.fsync.sum_ns > 0);
     CHECK_OK(oplog_close(log));
     ck_summary sum;
     CHECK_MSG(ck_read_all(dir, expect_cb, &e, &sum) == 0, "%s", sum.error);
@@ -531,6 +534,26 @@ static void test_close_drains(void)
 }
 
 /* WB_OPLOG_NO_URING=1 forces the fallback whatever the options say. */
+static void test_dur_hist_buckets(void)
+{
+    /* le is inclusive: a duration equal to a bound lands in that bucket;
+     * past the last bound, +Inf. */
+    static dur_hist h;
+    dur_hist_observe(&h, 0);
+    dur_hist_observe(&h, 50000);      /* 50 us */
+    dur_hist_observe(&h, 50001);
+    dur_hist_observe(&h, 1000000000); /* 1 s */
+    dur_hist_observe(&h, 1000000001);
+    dur_hist_counts c;
+    dur_hist_read(&h, &c);
+    CHECK_EQ_U64(c.count, 5);
+    CHECK_EQ_U64(c.bucket[0], 2);
+    CHECK_EQ_U64(c.bucket[1], 1);
+    CHECK_EQ_U64(c.bucket[DUR_HIST_BOUNDS - 1], 1);
+    CHECK_EQ_U64(c.bucket[DUR_HIST_BOUNDS], 1);
+    CHECK_EQ_U64(c.sum_ns, 2000000000u + 100002u);
+}
+
 static void test_env_forces_fallback(void)
 {
     const char *dir = wb_test_tmpdir("wr-env");
@@ -569,5 +592,6 @@ int main(void)
         WB_RUN(test_close_drains);
     }
     WB_RUN(test_env_forces_fallback);
+    WB_RUN(test_dur_hist_buckets);
     return wb_test_summary();
 }
