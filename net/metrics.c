@@ -2,7 +2,8 @@
  * metrics.c: registry, series and lock-free updates of metrics.h;
  * metrics_render.c writes the exposition text.
  *
- * Storage of a series: a counter is one atomic uint64; a gauge is a double
+ * Storage of a series: a counter is one atomic uint64 (plus, when set by
+ * metrics_counter_set, a double as bits; 0 bits is 0.0); a gauge is a double
  * kept as its bit pattern in an atomic uint64 (set = store, add = CAS
  * loop); a histogram has one atomic uint64 per bucket (NOT cumulative:
  * observe touches a single bucket, render sums them) and its sum as double
@@ -301,6 +302,13 @@ void metrics_set(metrics_series *s, double v)
                               memory_order_relaxed);
 }
 
+void metrics_counter_set(metrics_series *s, double v)
+{
+    if (s->family->type == METRICS_COUNTER && !isnan(v))
+        atomic_store_explicit(&s->bits, double_to_bits(v),
+                              memory_order_relaxed);
+}
+
 void metrics_gauge_add(metrics_series *s, double delta)
 {
     if (s->family->type == METRICS_GAUGE)
@@ -319,10 +327,25 @@ void metrics_observe(metrics_series *s, double v)
     atomic_add_double(&s->bits, v);
 }
 
+int metrics_histogram_set(metrics_series *s, const uint64_t *counts,
+                          size_t n, double sum)
+{
+    const metrics_family *f = s->family;
+    if (f->type != METRICS_HISTOGRAM || n != f->nbounds + 1 || !counts)
+        return WB_EINVAL;
+    for (size_t b = 0; b < n; b++)
+        atomic_store_explicit(&s->buckets[b], counts[b],
+                              memory_order_relaxed);
+    atomic_store_explicit(&s->bits, double_to_bits(sum),
+                          memory_order_relaxed);
+    return 0;
+}
+
 double metrics_value(const metrics_series *s)
 {
     metrics_series *m = (metrics_series *)s;
     if (s->family->type == METRICS_COUNTER)
-        return (double)atomic_load(&m->count);
+        return (double)atomic_load(&m->count) +
+               bits_to_double(atomic_load(&m->bits));
     return bits_to_double(atomic_load(&m->bits));
 }

@@ -92,12 +92,27 @@ metrics_series *metrics_series_get(metrics_family *f,
 void metrics_inc(metrics_series *s);
 void metrics_add(metrics_series *s, uint64_t n);
 
+/* Counter only: sets a fractional value kept by another source that only
+ * goes up (the process's CPU seconds, read at scrape time). The series
+ * renders as that value plus anything metrics_add counted (keep to one of
+ * the two per series). */
+void metrics_counter_set(metrics_series *s, double v);
+
 /* Gauge only: set, or add a signed amount. */
 void metrics_set(metrics_series *s, double v);
 void metrics_gauge_add(metrics_series *s, double delta);
 
 /* Histogram only: records one observation. NaN is ignored. */
 void metrics_observe(metrics_series *s, double v);
+
+/* Histogram only: replaces the series' buckets and sum with counts that
+ * are aggregated elsewhere (e.g. the engine's fixed-bucket atomics,
+ * copied at scrape time): counts holds n = nbounds + 1 NON-cumulative
+ * bucket counts in the family's bounds, the last one +Inf; sum is the sum
+ * of the observations. Do not mix with metrics_observe on one series.
+ * Returns 0, or WB_EINVAL (not a histogram, or n is not nbounds + 1). */
+int metrics_histogram_set(metrics_series *s, const uint64_t *counts,
+                          size_t n, double sum);
 
 /* Renders every family in registration order, series in creation order,
  * into a malloc'd NUL-terminated text (*out, caller frees; *len its

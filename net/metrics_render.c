@@ -100,7 +100,7 @@ static void put_series(FILE *o, metrics_series *s)
     fputs(f->name, o);
     put_labels(o, s, NULL);
     fputc(' ', o);
-    if (f->type == METRICS_COUNTER)
+    if (f->type == METRICS_COUNTER && atomic_load(&s->bits) == 0)
         fprintf(o, "%llu", (unsigned long long)atomic_load(&s->count));
     else
         put_double(o, metrics_value(s));

@@ -61,6 +61,10 @@ typedef struct node_metrics {
     metrics_series *boards_loaded;          /* gauge */
     metrics_series *process_rss;            /* process_resident_memory_bytes */
     metrics_series *process_fds;            /* process_open_fds */
+    metrics_series *process_cpu;            /* process_cpu_seconds_total */
+    metrics_series *oplog_fsync_duration;   /* histogram, seconds, copied
+                                               from engine_stats */
+    metrics_series *op_apply_duration;      /* histogram, same */
     metrics_family *ratelimited_total;      /* counter {scope}: conn/user/ip */
     metrics_family *ws_errors_total;        /* counter {code}: typed WS errors */
 } node_metrics;

@@ -12,12 +12,18 @@
  *   boards_loaded                  gauge     boards in memory
  *   process_resident_memory_bytes  gauge     /proc/self/statm
  *   process_open_fds               gauge     entries of /proc/self/fd
+ *   process_cpu_seconds_total      counter   getrusage user + system
+ *   oplog_fsync_duration_seconds   histogram engine_stats.oplog_fsync
+ *   op_apply_duration_seconds      histogram engine_stats.op_apply
  *
- * Gauges read from the engine and /proc are refreshed by
- * node_metrics_refresh() just before GET /metrics renders (service thread).
+ * Gauges read from the engine and /proc, the CPU counter and the two
+ * engine histograms (counted in the engine's own atomics, dur_hist.h, and
+ * copied in whole) are refreshed by node_metrics_refresh() just before
+ * GET /metrics renders (service thread).
  */
 #include <dirent.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "node.h"
@@ -33,6 +39,21 @@ static int node_reg(node *n, enum metrics_type t, const char *name,
     size_t nb = t == METRICS_HISTOGRAM ? metrics_seconds_buckets_len : 0;
     return metrics_register(n->m.reg, t, name, help, label ? labels : NULL,
                             label ? 1 : 0, max_series, b, nb, out);
+}
+
+/* A histogram fed from the engine's fixed buckets (dur_hist.h). */
+static int node_reg_dur(node *n, const char *name, const char *help,
+                        metrics_series **out)
+{
+    double bounds[DUR_HIST_BOUNDS];
+    for (unsigned i = 0; i < DUR_HIST_BOUNDS; i++)
+        bounds[i] = (double)dur_hist_bounds_ns[i] / 1e9;
+    metrics_family *f;
+    int rc = metrics_register(n->m.reg, METRICS_HISTOGRAM, name, help, NULL,
+                              0, 1, bounds, DUR_HIST_BOUNDS, &f);
+    if (rc == 0)
+        *out = metrics_series_get(f, NULL);
+    return rc;
 }
 
 static int node_reg1(node *n, enum metrics_type t, const char *name,
@@ -79,6 +100,16 @@ int node_metrics_init(node *n)
                              &m->process_rss);
     rc = rc ? rc : node_reg1(n, METRICS_GAUGE, "process_open_fds",
                              "Open file descriptors.", &m->process_fds);
+    rc = rc ? rc : node_reg1(n, METRICS_COUNTER, "process_cpu_seconds_total",
+                             "User and system CPU time spent, in seconds.",
+                             &m->process_cpu);
+    rc = rc ? rc : node_reg_dur(n, "oplog_fsync_duration_seconds",
+                                "Oplog fdatasync time, submit to completion.",
+                                &m->oplog_fsync_duration);
+    rc = rc ? rc : node_reg_dur(n, "op_apply_duration_seconds",
+                                "Time to apply one durable batch to its "
+                                "board (engine thread).",
+                                &m->op_apply_duration);
     return rc;
 }
 
@@ -107,6 +138,21 @@ static double node_open_fds(void)
     return count - 1; /* the directory stream's own fd */
 }
 
+static double node_cpu_seconds(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static void node_set_dur(metrics_series *s, const dur_hist_counts *c)
+{
+    (void)metrics_histogram_set(s, c->bucket, DUR_HIST_BUCKETS,
+                                (double)c->sum_ns / 1e9);
+}
+
 void node_metrics_refresh(node *n)
 {
     if (atomic_load(&n->started) && n->eng) {
@@ -114,7 +160,10 @@ void node_metrics_refresh(node *n)
         engine_get_stats(n->eng, &st);
         metrics_set(n->m.oplog_queue_size, (double)st.oplog_queue);
         metrics_set(n->m.boards_loaded, (double)st.boards_loaded);
+        node_set_dur(n->m.oplog_fsync_duration, &st.oplog_fsync);
+        node_set_dur(n->m.op_apply_duration, &st.op_apply);
     }
+    metrics_counter_set(n->m.process_cpu, node_cpu_seconds());
     metrics_set(n->m.process_rss, node_rss_bytes());
     metrics_set(n->m.process_fds, node_open_fds());
 }

@@ -455,6 +455,45 @@ static void test_default_buckets(void)
     metrics_registry_free(r);
 }
 
+static void test_histogram_set_from_counts(void)
+{
+    /* Counts aggregated elsewhere (the engine's atomics) are copied in at
+     * scrape time: rendered cumulatively, _count their total. */
+    metrics_registry *r = metrics_registry_new();
+    CHECK(r);
+    metrics_family *f, *c;
+    double b[] = {0.001, 0.01};
+    CHECK_OK(metrics_register(r, METRICS_HISTOGRAM, "set_seconds", "h", NULL,
+                              0, 0, b, 2, &f));
+    CHECK_OK(metrics_register(r, METRICS_COUNTER, "set_total", "c", NULL, 0,
+                              0, NULL, 0, &c));
+    metrics_series *s = metrics_series_get(f, NULL);
+    const uint64_t counts[3] = {4, 0, 2};
+    CHECK_EQ_INT(metrics_histogram_set(s, counts, 2, 1), WB_EINVAL);
+    CHECK_EQ_INT(metrics_histogram_set(metrics_series_get(c, NULL), counts,
+                                       3, 1),
+                 WB_EINVAL);
+    CHECK_OK(metrics_histogram_set(s, counts, 3, 0.5));
+    CHECK_OK(metrics_histogram_set(s, counts, 3, 0.75)); /* replaces */
+    expo *e = render_parse(r);
+    CHECK(e);
+    CHECK(find(e, "set_seconds_bucket", "le", "0.001", NULL, NULL) == 4);
+    CHECK(find(e, "set_seconds_bucket", "le", "0.01", NULL, NULL) == 4);
+    CHECK(find(e, "set_seconds_bucket", "le", "+Inf", NULL, NULL) == 6);
+    CHECK(find(e, "set_seconds_count", NULL, NULL, NULL, NULL) == 6);
+    CHECK(find(e, "set_seconds_sum", NULL, NULL, NULL, NULL) == 0.75);
+    CHECK(find(e, "set_total", NULL, NULL, NULL, NULL) == 0);
+    free(e);
+    /* A counter set from a fractional source (CPU seconds). */
+    metrics_counter_set(metrics_series_get(c, NULL), 1.25);
+    CHECK(metrics_value(metrics_series_get(c, NULL)) == 1.25);
+    e = render_parse(r);
+    CHECK(e);
+    CHECK(find(e, "set_total", NULL, NULL, NULL, NULL) == 1.25);
+    free(e);
+    metrics_registry_free(r);
+}
+
 static void test_parser_rejects_bad_text(void)
 {
     /* The checker above must be able to fail, or passing means nothing. */
@@ -485,5 +524,6 @@ int main(void)
     WB_RUN(test_cardinality_is_bounded);
     WB_RUN(test_escaping_and_number_formats);
     WB_RUN(test_default_buckets);
+    WB_RUN(test_histogram_set_from_counts);
     return wb_test_summary();
 }
