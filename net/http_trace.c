@@ -15,19 +15,10 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "http_internal.h"
 #include "log.h"
-
-static void trace_hex(char *out, size_t bytes)
-{
-    unsigned char raw[16] = {0};
-    if (getrandom(raw, bytes, 0) != (ssize_t)bytes)
-        raw[0] = 1; /* never all-zero */
-    for (size_t i = 0; i < bytes; i++)
-        snprintf(out + 2 * i, 3, "%02x", raw[i]);
-}
+#include "trace.h"
 
 static int trace_is_hex(const char *s, size_t n)
 {
@@ -56,9 +47,9 @@ void http_trace_begin(http_req *r)
         memcpy(r->parent_id, tp + 36, 16);
         r->parent_id[16] = '\0';
     } else {
-        trace_hex(r->trace_id, 16);
+        trace_new_id(r->trace_id, 16);
     }
-    trace_hex(r->span_id, 8);
+    trace_new_id(r->span_id, 8);
 }
 
 void http_trace_end(http_req *r, const char *span, uint32_t nops)

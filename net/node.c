@@ -7,8 +7,8 @@
  * Engine callbacks run ON THE ENGINE THREAD and never block: on_ack hands
  * the ack to node_rest_complete (token bit 63 set) or ws_hub_on_ack; on_ops
  * counts events_total per board and hands the batch to ws_hub_on_ops; on_log
- * turns engine events into JSON log lines (and snapshot.write into the
- * snapshot_duration_seconds histogram).
+ * turns engine events into JSON log lines (and snapshot.write into a
+ * snapshot.write span record and the snapshot_duration_seconds histogram).
  *
  * Callers: net/whiteboardd.c (life), server.c and http_*.c (fields).
  */
@@ -26,6 +26,7 @@
 #include "log.h"
 #include "node.h"
 #include "node_internal.h"
+#include "trace.h"
 #include "wb_error.h"
 #include "ws_hub.h"
 
@@ -209,15 +210,62 @@ static void node_on_ops(void *ctx, const char *board_id,
         ws_hub_on_ops(n, board_id, applied, enc, len, seq);
 }
 
+/* The value of key=... in the engine's "key=value ..." detail (copied into
+ * out, at most outsz - 1 bytes), or "" when absent. */
+static const char *detail_value(const char *detail, const char *key,
+                                char *out, size_t outsz)
+{
+    size_t klen = strlen(key);
+    out[0] = '\0';
+    for (const char *p = detail; (p = strstr(p, key)) != NULL; p += klen) {
+        if ((p != detail && p[-1] != ' ') || p[klen] != '=')
+            continue;
+        p += klen + 1;
+        size_t len = strcspn(p, " ");
+        if (len >= outsz)
+            len = outsz - 1;
+        memcpy(out, p, len);
+        out[len] = '\0';
+        break;
+    }
+    return out;
+}
+
+/* The engine's snapshot.write event (engine_snapshot.c: boardId, pos,
+ * bytes, elements, duration_us) as a snapshot.write span record, and an
+ * observation of snapshot_duration_seconds. The snapshot runs on the
+ * engine's own thread, outside any request: a new trace. */
+static void node_snapshot_span(node *n, const char *detail)
+{
+    char board_id[WB_MAX_ID_LEN + 1], num[32], trace_id[TRACE_ID_HEX],
+        span_id[SPAN_ID_HEX];
+    double us = strtod(detail_value(detail, "duration_us", num, sizeof num),
+                       NULL);
+    metrics_observe(n->m.snapshot_duration, us / 1e6);
+    if (!wblog_enabled(WBLOG_INFO))
+        return;
+    trace_new_id(trace_id, 16);
+    trace_new_id(span_id, 8);
+    detail_value(detail, "boardId", board_id, sizeof board_id);
+    WBLOGF(WBLOG_INFO, "span", WBF_STR("span", "snapshot.write"),
+           WBF_STR("traceId", trace_id), WBF_STR("spanId", span_id),
+           WBF_BOARD(board_id),
+           WBF_UINT("bytes", strtoull(detail_value(detail, "bytes", num,
+                                                   sizeof num),
+                                      NULL, 10)),
+           WBF_UINT("pos", strtoull(detail_value(detail, "pos", num,
+                                                 sizeof num),
+                                    NULL, 10)),
+           WBF_DBL("durationMs", us / 1e3), WBF_STR("src", "engine"));
+}
+
 static void node_on_log(void *ctx, int level, const char *event,
                         const char *detail)
 {
     node *n = ctx;
     if (strcmp(event, "snapshot.write") == 0) {
-        const char *d = strstr(detail, "duration_us=");
-        if (d)
-            metrics_observe(n->m.snapshot_duration,
-                            strtod(d + 12, NULL) / 1e6);
+        node_snapshot_span(n, detail);
+        return;
     }
     enum wblog_level lv = level <= ENGINE_LOG_DEBUG  ? WBLOG_DEBUG
                           : level == ENGINE_LOG_INFO ? WBLOG_INFO

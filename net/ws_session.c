@@ -25,6 +25,7 @@
 #include "codec.h"
 #include "log.h"
 #include "snap.h"
+#include "trace.h"
 #include "vv.h"
 #include "wb_error.h"
 #include "ws_frame.h"
@@ -137,7 +138,7 @@ static int authenticate(ws_sess *s, const ws_frame *f)
     return 0;
 }
 
-static void on_hello(ws_sess *s, const ws_frame *f)
+static void on_hello_join(ws_sess *s, const ws_frame *f)
 {
     if (f->u.hello.proto != WS_PROTO_VERSION) {
         ws_sess_error(s, WS_CODE_VERSION, WS_CLOSE_PROTOCOL,
@@ -186,6 +187,32 @@ static void on_hello(ws_sess *s, const ws_frame *f)
     WBLOGF(WBLOG_INFO, "ws joined", WBF_BOARD(s->board), WBF_USER(s->user),
            WBF_UINT("connId", s->id), WBF_STR("role", jwt_role_name(s->role)),
            WBF_BOOL("resume", f->u.hello.resume.len != 0));
+}
+
+/* The board.join span: hello received to welcome queued (built on the
+ * engine thread meanwhile) or to the error that refused the join. A new
+ * trace per join: the hello frame carries no trace context. */
+static void log_join_span(const ws_sess *s, uint64_t started_ns, int resume)
+{
+    char trace_id[TRACE_ID_HEX], span_id[SPAN_ID_HEX];
+    if (!wblog_enabled(WBLOG_INFO))
+        return;
+    trace_new_id(trace_id, 16);
+    trace_new_id(span_id, 8);
+    WBLOGF(WBLOG_INFO, "span", WBF_STR("span", "board.join"),
+           WBF_STR("traceId", trace_id), WBF_STR("spanId", span_id),
+           WBF_BOARD(s->board[0] ? s->board : NULL),
+           WBF_USER(s->user[0] ? s->user : NULL), WBF_UINT("connId", s->id),
+           WBF_BOOL("resume", resume),
+           WBF_DBL("durationMs", (double)(rl_now_ns() - started_ns) / 1e6),
+           WBF_STR("status", s->state == WS_JOINED ? "ok" : "refused"));
+}
+
+static void on_hello(ws_sess *s, const ws_frame *f)
+{
+    uint64_t started_ns = rl_now_ns();
+    on_hello_join(s, f);
+    log_join_span(s, started_ns, f->u.hello.resume.len != 0);
 }
 
 /* An ack refusing the whole batch (nothing was submitted). */
