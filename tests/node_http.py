@@ -11,8 +11,10 @@ answered once durable and visible afterwards, auth failures (missing
 token, bad signature, alg none, other algorithm, expired, viewer writing,
 no role on the board), malformed JSON, unknown property, huge body,
 unknown board, /metrics parsed as Prometheus text with the runbook's
-names, SIGTERM under load (exit 0, nothing acked lost), and a SIGKILL loop
-(>= 20 cycles) after which every acked op is present; WebSocket upgrade
+names (and checked by `promtool check metrics` when installed; the fsync
+histogram counts each durable batch), SIGTERM under load (exit 0, nothing
+acked lost), and a SIGKILL loop (>= 20 cycles) after which every acked op
+is present; WebSocket upgrade
 only on /ws, and a 1001 close frame to open sessions at shutdown; TLS
 with a self-signed certificate.
 """
@@ -24,6 +26,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -232,6 +235,29 @@ def parse_metrics(text):
               "sample before/without TYPE: %r" % ln)
         samples.append((m.group(1), labels, value))
     return types, samples
+
+
+def hist(samples, name):
+    """A histogram's cumulative buckets [(le, value)] and its _count."""
+    b = [(lb["le"], v) for (n, lb, v) in samples if n == name + "_bucket"]
+    c = [v for (n, lb, v) in samples if n == name + "_count"]
+    return b, (c[0] if c else None)
+
+
+def promtool_check(text):
+    """`promtool check metrics` (Debian's prometheus package) on a scrape:
+    exit 1 is a parse error (fails); exit 3 lists lint problems, which fail
+    too (the node's names are meant to be lint-clean). Skipped, with a
+    note, when promtool is not installed (infra/deps.sh --test)."""
+    tool = shutil.which("promtool")
+    if not tool:
+        print("SKIP promtool: not installed (infra/deps.sh --test)", flush=True)
+        return
+    p = subprocess.run([tool, "check", "metrics"], input=text.encode(),
+                       capture_output=True, timeout=60)
+    out = (p.stdout + p.stderr).decode("utf-8", "replace").strip()
+    check(p.returncode == 0, "promtool check metrics: exit %d: %s"
+          % (p.returncode, out[:2000]))
 
 
 def ws_open(port, path="/ws"):
@@ -506,7 +532,10 @@ types, samples = parse_metrics(text if isinstance(text, str) else "")
 want = {"events_total": "counter", "socket_connected_users": "gauge",
         "snapshot_duration_seconds": "histogram", "oplog_queue_size": "gauge",
         "http_requests_total": "counter", "boards_loaded": "gauge",
-        "process_resident_memory_bytes": "gauge", "process_open_fds": "gauge"}
+        "process_resident_memory_bytes": "gauge", "process_open_fds": "gauge",
+        "process_cpu_seconds_total": "counter",
+        "oplog_fsync_duration_seconds": "histogram",
+        "op_apply_duration_seconds": "histogram"}
 for name, t in want.items():
     check(types.get(name) == t, "metric %s: type %r" % (name, types.get(name)))
 ev = [v for (n, lb, v) in samples if n == "events_total" and lb.get("board") == BID]
@@ -523,6 +552,25 @@ check({"200", "401", "403", "404", "400", "413"} <= codes,
       "http_requests_total codes %r" % codes)
 rss = [v for (n, lb, v) in samples if n == "process_resident_memory_bytes"]
 check(rss and rss[0] > 1 << 20, "rss %r" % rss)
+cpu = [v for (n, lb, v) in samples if n == "process_cpu_seconds_total"]
+check(cpu and cpu[0] > 0, "process_cpu_seconds_total %r" % cpu)
+for name in ("oplog_fsync_duration_seconds", "op_apply_duration_seconds"):
+    b, c = hist(samples, name)
+    check(len(b) == 14 and b[-1][0] == "+Inf" and c == b[-1][1] and c >= 1
+          and all(b[i][1] <= b[i + 1][1] for i in range(len(b) - 1)),
+          "%s: buckets %r count %r" % (name, b, c))
+promtool_check(text if isinstance(text, str) else "")
+# every durable batch is one more fdatasync under --fsync always
+_, fsyncs = hist(samples, "oplog_fsync_duration_seconds")
+st, r = curl(P, "POST", TOK, json.dumps([{"op": "upsert", "id": "fs1",
+                                          "type": "rect", "props": {"x": 1}}]))
+check(st == 200, "op before the second scrape: %s %r" % (st, r))
+st, text = curl(U + "/metrics")
+types, samples = parse_metrics(text if isinstance(text, str) else "")
+_, fsyncs2 = hist(samples, "oplog_fsync_duration_seconds")
+check(fsyncs is not None and fsyncs2 is not None and fsyncs2 > fsyncs,
+      "oplog_fsync_duration_seconds_count did not grow: %r -> %r"
+      % (fsyncs, fsyncs2))
 
 # ---- delete: the board's WebSocket sessions are closed with 4004
 st, b2 = curl(U + "/api/v1/boards", "POST", TOK, '{"title":"temp"}')
@@ -637,6 +685,7 @@ st, text = curl(U + "/metrics")
 types, samples = parse_metrics(text if isinstance(text, str) else "")
 rl = [v for (n, lb, v) in samples if n == "rate_limited_total" and lb.get("kind") == "user"]
 check(rl and rl[0] >= 1, "rate_limited_total{kind=user}: %r" % rl)
+promtool_check(text if isinstance(text, str) else "")
 st, els = board_elements(U, TOK, BID)
 check(els is not None and "rl0" not in els and "rm0" in els,
       "refused batch written or accepted one missing")
