@@ -64,39 +64,7 @@ static void put_hex(FILE *out, const uint8_t *p, size_t n)
         fprintf(out, "%02x", p[i]);
 }
 
-static void put_json_str(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
-    }
-    fputc('"', out);
-}
 
-/* ISO 8601 UTC with microseconds: 2023-11-14T22:13:20.000001Z */
-static void format_time(int64_t us, char *buf, size_t n)
-{
-    int64_t sec = us / 1000000, frac = us % 1000000;
-    if (frac < 0) {
-        frac += 1000000;
-        sec -= 1;
-    }
-    time_t t = (time_t)sec;
-    struct tm tm;
-    if (!gmtime_r(&t, &tm)) {
-        snprintf(buf, n, "%" PRId64 "us", us);
-        return;
-    }
-    char date[40];
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, n, "%s.%06dZ", date, (int)frac);
-}
 
 static const char *base_name(const char *path)
 {
@@ -223,7 +191,7 @@ static void print_record_text(const oplog_record *rec, const char *seg,
                               uint64_t off)
 {
     char when[80];
-    format_time(rec->time_us, when, sizeof when);
+    wbctl_format_time(rec->time_us, when, sizeof when);
     const wbctl_renderer *r = find_renderer(rec->type);
     printf("%-8" PRIu64 " %s type=%u%s%s flags=0x%x size=%u %s:%" PRIu64 " ",
            rec->seq, when, rec->type, r ? "/" : "", r ? r->name : "",
@@ -239,20 +207,20 @@ static void print_record_json(const oplog_record *rec, const char *seg,
                               uint64_t off, int first)
 {
     char when[80];
-    format_time(rec->time_us, when, sizeof when);
+    wbctl_format_time(rec->time_us, when, sizeof when);
     const wbctl_renderer *r = find_renderer(rec->type);
     printf("%s\n  {\"seq\": %" PRIu64 ", \"time\": \"%s\", \"time_us\": %"
            PRId64 ", \"type\": %u, \"flags\": %u, \"size\": %u, "
            "\"segment\": ",
            first ? "" : ",", rec->seq, when, rec->time_us, rec->type,
            rec->flags, rec->len);
-    put_json_str(stdout, base_name(seg));
+    wbctl_json_str(stdout, base_name(seg));
     printf(", \"offset\": %" PRIu64 ", \"payload_hex\": \"", off);
     put_hex(stdout, rec->payload, rec->len);
     putchar('"');
     if (r) {
         printf(", \"type_name\": ");
-        put_json_str(stdout, r->name);
+        wbctl_json_str(stdout, r->name);
         printf(", \"payload\": ");
         r->render(stdout, rec, 1);
     }
@@ -303,9 +271,9 @@ int wbctl_cmd_inspect(int argc, char **argv)
         if (rc < 0) {
             printf(", \"error\": {\"code\": \"%s\", \"segment\": ",
                    wb_errname(rc));
-            put_json_str(stdout, where);
+            wbctl_json_str(stdout, where);
             printf(", \"offset\": %" PRIu64 ", \"reason\": ", off);
-            put_json_str(stdout, reason);
+            wbctl_json_str(stdout, reason);
             putchar('}');
         }
         printf("}\n");
