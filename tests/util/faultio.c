@@ -126,10 +126,10 @@ static ssize_t fio_pwrite(const wb_io *io, int fd, const void *buf, size_t n,
         return f->base->pwrite(f->base, fd, buf, n, off);
     if (faultio_pre(f, &r, &rc))
         return rc;
-    size_t todo = n;
+    size_t nwrite = n;
     if (r.action == FAULTIO_SHORT || r.action == FAULTIO_PARTIAL_FAIL)
-        todo = r.arg < n ? r.arg : n;
-    ssize_t w = todo ? f->base->pwrite(f->base, fd, buf, todo, off) : 0;
+        nwrite = r.arg < n ? r.arg : n;
+    ssize_t w = nwrite ? f->base->pwrite(f->base, fd, buf, nwrite, off) : 0;
     faultio_post(f, &r);
     if (r.action == FAULTIO_PARTIAL_FAIL && w >= 0)
         return -r.err;
