@@ -6,10 +6,12 @@ set -euo pipefail
 BUILD_PKGS=(build-essential cmake ninja-build pkg-config clang
             liburing-dev liblmdb-dev libzstd-dev libxxhash-dev
             libssl-dev libjansson-dev libwebsockets-dev
-            libhiredis-dev)
+            libhiredis-dev
+            libmongoc-dev libbson-dev)
 TEST_PKGS=(libclang-rt-14-dev lmdb-utils curl python3 util-linux bsdutils
            prometheus # promtool: test_node_http checks /metrics
-           redis-server) # test_repl_*: real Redis for replication
+           redis-server # test_repl_*: real Redis for replication
+           python3-mockupdb python3-mongomock) # tests/mongo_server.py (test_mirror_*)
 
 want=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then
