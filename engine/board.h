@@ -133,6 +133,16 @@ int board_get_tombstone(const board *b, const char *id, size_t id_len,
  * tombstone is cleared. Returns the number of tombstones forgotten. */
 size_t board_purge_tombstones(board *b, uint64_t older_than_hlc);
 
+/* The state as stamped ops (board_ops.c): per record in id order, a delete
+ * with its tombstone (if any), then one upsert per distinct stamp of its
+ * live properties (exactly those properties). Applied to an empty board
+ * they rebuild the records; applied to another board they merge this state
+ * into it (LWW). cb gets each op borrowed for the call (user empty, client
+ * op id 0); a non-zero return stops and is returned. 0, WB_ENOMEM or cb's
+ * value. */
+typedef int (*board_op_fn)(void *arg, const wb_op *op);
+int board_for_each_op(const board *b, board_op_fn cb, void *arg);
+
 /* ---- renderings (board_json.c, board_state.c) ----------------------- */
 
 /* Canonical JSON: {"id":..,"elements":[..],"version":{..}}, elements

@@ -137,6 +137,12 @@ int engine_submit_remote(engine *e, wb_batch *batch);
 typedef int (*engine_fn)(engine *e, void *arg);
 int engine_call(engine *e, engine_fn fn, void *arg, unsigned timeout_ms);
 
+/* Flush barrier: waits until every submission queued before this call
+ * (local or remote) is durable in the oplog, at most timeout_ms (0: 10 s).
+ * Returns 0, WB_ETIMEDOUT, WB_EFAILED (the oplog failed), WB_ECLOSED.
+ * Not from the engine thread. (engine_flush.c has the one caveat.) */
+int engine_flush(engine *e, unsigned timeout_ms);
+
 /* ---- engine thread only ---------------------------------------------- */
 
 /* The ops of board the holder of client_vv has not seen, in apply order:
