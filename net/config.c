@@ -63,9 +63,28 @@ static const cfg_setting settings[] = {
     {"redis-url", "REDIS_URL", CFG_STRING, F(redis_url), "", 0, 0, NULL,
      CFG_F_URL, cfg_check_redis_url,
      "redis:// or rediss:// URL for replication between nodes; empty: none."},
+    {"redis-shards", "WB_REDIS_SHARDS", CFG_INT, F(redis_shards), "8", 1,
+     1024, NULL, 0, NULL,
+     "Shard streams ops are spread over (by board); the same on every node."},
+    {"redis-retention", "WB_REDIS_RETENTION", CFG_INT, F(redis_retention),
+     "100000", 10, 1000000000, NULL, 0, NULL,
+     "Entries kept per shard stream (approximate MAXLEN trimming); a node "
+     "away longer repairs from a peer."},
+    {"advertise", "WB_ADVERTISE", CFG_STRING, F(advertise), "", 0, 0, NULL, 0,
+     NULL,
+     "host:port peers use to reach this node's internal API; empty: the "
+     "listen address."},
     {"mongo-url", "MONGO_URL", CFG_STRING, F(mongo_url), "", 0, 0, NULL,
      CFG_F_URL, cfg_check_mongo_url,
      "mongodb:// or mongodb+srv:// URL of the analytics mirror; empty: none."},
+    {"mirror-all", "WB_MIRROR_ALL", CFG_BOOL, F(mirror_all), "false", 0, 0,
+     NULL, 0, NULL,
+     "Mongo mirror: export every op in the oplog (replicated ones too); "
+     "false: only the ops this node originated (each op once per cluster)."},
+    {"mirror-doc-max", "WB_MIRROR_DOC_MAX", CFG_SIZE, F(mirror_doc_max),
+     "15MiB", 64 * KIB, 15 * MIB, NULL, 0, NULL,
+     "Mongo mirror: largest snapshot document; a bigger snapshot goes into "
+     "chunk documents (docs/mongo.md)."},
     {"tls-cert", "WB_TLS_CERT", CFG_STRING, F(tls_cert), "", 0, 0, NULL, 0,
      NULL, "PEM certificate chain; with --tls-key the server speaks TLS."},
     {"tls-key", "WB_TLS_KEY", CFG_STRING, F(tls_key), "", 0, 0, NULL, 0, NULL,

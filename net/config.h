@@ -83,7 +83,12 @@ typedef struct cfg {
     char *jwt_secret_previous;  /* JWT_SECRET_PREVIOUS (secret) */
     int guest;                  /* WB_GUEST, enum cfg_guest */
     char *redis_url;            /* REDIS_URL; "": single node */
+    int64_t redis_shards;       /* WB_REDIS_SHARDS: shard streams */
+    int64_t redis_retention;    /* WB_REDIS_RETENTION: entries per stream */
+    char *advertise;            /* WB_ADVERTISE host:port; "": listen */
     char *mongo_url;            /* MONGO_URL; "": no mirror */
+    int mirror_all;             /* WB_MIRROR_ALL: mirror replicated ops too */
+    int64_t mirror_doc_max;     /* WB_MIRROR_DOC_MAX, bytes */
     char *tls_cert, *tls_key;   /* WB_TLS_CERT, WB_TLS_KEY; "": plain */
     char *fsync;                /* WB_FSYNC: cfg_fsync_parse */
     int64_t segment_size;       /* WB_SEGMENT_SIZE, bytes */
