@@ -27,6 +27,10 @@ static const wbctl_cmd wbctl_cmds[] = {
      wbctl_cmd_stats},
     {"token", "mint a JWT for a user (HS256, the node's secret)",
      wbctl_cmd_token},
+    {"seed", "development boards through a node's API (--url)",
+     wbctl_cmd_seed},
+    {"snapshot", "snapshot take: a snapshot now, by the running node (--url)",
+     wbctl_cmd_snapshot},
 };
 
 static void print_help(FILE *out)

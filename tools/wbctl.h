@@ -48,6 +48,11 @@ int wbctl_cmd_compact(int argc, char **argv);
 int wbctl_cmd_stats(int argc, char **argv);
 int wbctl_cmd_token(int argc, char **argv);
 
+/* wbctl_seed.c, wbctl_snaptake.c: through a running node's REST API
+ * (HTTP client and credentials: wbctl_http.h). */
+int wbctl_cmd_seed(int argc, char **argv);
+int wbctl_cmd_snapshot(int argc, char **argv);
+
 /* wbctl_progress.c: a progress bar on stderr, only on a terminal. */
 typedef struct wbctl_progress {
     int on, drawn;

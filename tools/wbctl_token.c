@@ -23,6 +23,7 @@
 #include "wb_error.h"
 #include "wbctl.h"
 #include "wbctl_data.h"
+#include "wbctl_http.h"
 
 #define TOKEN_SECRET_MIN 32         /* = CFG_JWT_SECRET_MIN of net/config.h */
 #define TOKEN_SECRET_MAX 4096
@@ -145,15 +146,17 @@ static int parse(int argc, char **argv, token_opts *o)
     return -1;
 }
 
-/* Reads the secret into buf (cap bytes); its length, or -1 (printed). */
-static long read_secret(const token_opts *o, char *buf, size_t cap)
+/* Reads the secret (from secret_env if set, else secret_file) into buf
+ * (cap bytes); its length, or -1 (printed for cmd). */
+static long read_secret(const char *cmd, const char *secret_file,
+                        const char *secret_env, char *buf, size_t cap)
 {
     size_t n;
-    if (o->secret_env) {
-        const char *s = getenv(o->secret_env);
+    if (secret_env) {
+        const char *s = getenv(secret_env);
         if (!s) {
-            fprintf(stderr, "wbctl token: environment variable %s is not "
-                            "set\n", o->secret_env);
+            fprintf(stderr, "wbctl %s: environment variable %s is not "
+                            "set\n", cmd, secret_env);
             return -1;
         }
         n = strlen(s);
@@ -162,9 +165,9 @@ static long read_secret(const token_opts *o, char *buf, size_t cap)
         else
             n = cap; /* too long: refused below */
     } else {
-        FILE *f = fopen(o->secret_file, "rb");
+        FILE *f = fopen(secret_file, "rb");
         if (!f) {
-            fprintf(stderr, "wbctl token: %s: %s\n", o->secret_file,
+            fprintf(stderr, "wbctl %s: %s: %s\n", cmd, secret_file,
                     strerror(errno));
             return -1;
         }
@@ -176,13 +179,13 @@ static long read_secret(const token_opts *o, char *buf, size_t cap)
             n--;
     }
     if (n >= cap) {
-        fprintf(stderr, "wbctl token: secret too long (over %zu bytes)\n",
+        fprintf(stderr, "wbctl %s: secret too long (over %zu bytes)\n", cmd,
                 cap - 1);
         return -1;
     }
     if (n < TOKEN_SECRET_MIN) {
-        fprintf(stderr, "wbctl token: secret too short (%zu bytes, the node "
-                        "requires at least %d)\n", n, TOKEN_SECRET_MIN);
+        fprintf(stderr, "wbctl %s: secret too short (%zu bytes, the node "
+                        "requires at least %d)\n", cmd, n, TOKEN_SECRET_MIN);
         return -1;
     }
     return (long)n;
@@ -193,7 +196,9 @@ int wbctl_cmd_token(int argc, char **argv)
     token_opts *o = calloc(1, sizeof *o);
     char *secret = malloc(TOKEN_SECRET_MAX + 1);
     int rc = o && secret ? parse(argc, argv, o) : WBCTL_FAIL;
-    long n = rc < 0 ? read_secret(o, secret, TOKEN_SECRET_MAX + 1) : -1;
+    long n = rc < 0 ? read_secret("token", o->secret_file, o->secret_env,
+                                  secret, TOKEN_SECRET_MAX + 1)
+                    : -1;
     if (rc < 0 && n < 0)
         rc = WBCTL_FAIL;
     if (rc < 0) {
@@ -220,5 +225,28 @@ int wbctl_cmd_token(int argc, char **argv)
         memset(secret, 0, TOKEN_SECRET_MAX + 1);
     free(secret);
     free(o);
+    return rc;
+}
+
+int wbctl_token_mint(const char *cmd, const char *secret_file,
+                     const char *secret_env, const jwt_claims *c, char **out)
+{
+    *out = NULL;
+    char *secret = malloc(TOKEN_SECRET_MAX + 1);
+    long n = secret ? read_secret(cmd, secret_file, secret_env, secret,
+                                  TOKEN_SECRET_MAX + 1)
+                    : -1;
+    int rc = -1;
+    if (n >= 0) {
+        jwt_keys keys = {secret, (size_t)n, NULL, 0};
+        int jrc = jwt_sign(c, &keys, out);
+        if (jrc)
+            fprintf(stderr, "wbctl %s: signing a token: %s\n", cmd,
+                    wb_strerror(jrc));
+        rc = jrc ? -1 : 0;
+    }
+    if (secret)
+        memset(secret, 0, TOKEN_SECRET_MAX + 1);
+    free(secret);
     return rc;
 }
