@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""wbctl_node.py WHITEBOARDD WBCTL TMPDIR: wbctl against a real node.
+"""wbctl_node.py WHITEBOARDD WBCTL TMPDIR [api]: wbctl against a real node.
 
-Called by tests/test_wbctl_node.sh. Exit status: the number of failed
+Called by tests/test_wbctl_node.sh (and, with "api", by
+tests/test_wbctl_api.sh: part 4 below instead of 1-3). Exit status: the number of failed
 checks (capped at 100). Only the node processes started here are signalled,
 by PID.
 
@@ -17,6 +18,16 @@ by PID.
      works. After SIGTERM, `wbctl restore --until seq:N --as FORK` forks
      round 2; the restarted node serves the fork with round 2's elements
      and the original with the last round's.
+  4. ("api") `wbctl seed` and `wbctl snapshot take` through the REST API:
+     seeded boards hold exactly the seed elements (all six types), owned
+     by the minted user, the summary's seqs match the ops history; --token,
+     --secret-env, guest sign-in on a development node; refusals (no
+     credentials, tampered token, other secret, unknown board, viewer)
+     exit 1 with the node's answer; the HTTP client's own errors (chunked,
+     truncated, not HTTP, silent close, refused port, https) are named; a
+     snapshot taken through the API is listed by `wbctl snapshots` and
+     restores; a second take without new ops says so; a progress bar only
+     under a terminal.
 """
 import json
 import os
@@ -61,15 +72,17 @@ def free_port():
 
 
 class Node:
-    def __init__(self):
+    def __init__(self, data=DATA, guest=False):
         self.port = free_port()
         env = dict(os.environ)
         env.pop("JWT_SECRET_PREVIOUS", None)
-        env["JWT_SECRET"] = SECRET
-        env["WB_GUEST"] = "off"
+        env.pop("JWT_SECRET", None)
+        if not guest:
+            env["JWT_SECRET"] = SECRET
+        env["WB_GUEST"] = "on" if guest else "off"
         self.log = open(os.path.join(TMP, "node.log"), "ab")
         self.proc = subprocess.Popen(
-            [BIN, "--data-dir", DATA, "--listen", "127.0.0.1:%d" % self.port,
+            [BIN, "--data-dir", data, "--listen", "127.0.0.1:%d" % self.port,
              "--log-level", "warn"],
             stdout=subprocess.PIPE, stderr=self.log, env=env, cwd=TMP)
         self.url = "http://127.0.0.1:%d" % self.port
@@ -247,8 +260,206 @@ def main():
     check(node.stop() == 0, "node exit status after the second SIGTERM")
 
 
+# --- part "api": wbctl seed and snapshot take through the node's API ---------------
+
+def wbctl_env(args, env=None, want=0, what=""):
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run([WBCTL] + args, capture_output=True, timeout=120, env=e)
+    out, err = p.stdout.decode(), p.stderr.decode()
+    check(p.returncode == want, "%s: wbctl %s: exit %d, want %d: %s" %
+          (what, " ".join(args[:2]), p.returncode, want, err.strip()[:300]))
+    return out, err
+
+
+def check_seeded(url, tok, b, n, what):
+    """Board b of a seed summary holds exactly seed-00000.. seed-(n-1) of
+    all six types, and its last op batch has the summary's seq."""
+    st, got = http(url + "/api/v1/boards/" + b["id"], token=tok)
+    if not check(st == 200, "%s: GET %s: %s" % (what, b["id"], st)):
+        return
+    ids = [e["id"] for e in got["elements"]]
+    check(ids == ["seed-%05d" % k for k in range(n)],
+          "%s: %d elements, want %d seed ids" % (what, len(ids), n))
+    types = {e["type"] for e in got["elements"]}
+    check(n < 6 or types == {"rect", "ellipse", "sticky", "text", "arrow",
+                             "stroke"}, "%s: element types %r" % (what, types))
+    st, h = http(url + "/api/v1/boards/%s/ops?since=0&limit=1000" % b["id"],
+                 token=tok)
+    if check(st == 200, "%s: ops history %s" % (what, st)):
+        seqs = [x["seq"] for x in h["batches"]]
+        check((seqs[-1] if seqs else 0) == b["seq"],
+              "%s: summary seq %r, history %r" % (what, b["seq"], seqs))
+
+
+def fake_server(answer):
+    """A one-shot TCP server on a free port that reads a request and sends
+    answer (bytes) then closes. Returns the port."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    srv.settimeout(20)
+
+    def run():
+        try:
+            c, _ = srv.accept()
+            c.settimeout(5)
+            c.recv(65536)
+            c.sendall(answer)
+            c.close()
+        except OSError:
+            pass
+        srv.close()
+    threading.Thread(target=run, daemon=True).start()
+    return srv.getsockname()[1]
+
+
+def api_client_errors():
+    cases = [
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+         "Transfer-Encoding"),
+        (b"HTTP/1.1 201 Created\r\nContent-Length: 100\r\n\r\n{\"id\":",
+         "connection closed after 6 of 100 body bytes"),
+        (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", "not an HTTP/1.x status line"),
+        (b"", "closed the connection without answering"),
+    ]
+    for answer, want in cases:
+        port = fake_server(answer)
+        _, err = wbctl("seed", "--url", "http://127.0.0.1:%d" % port,
+                       "--token", "x", want=1)
+        check(want in err, "fake server %r: %s" % (answer[:30], err.strip()))
+    port = free_port()  # nothing listens there
+    _, err = wbctl("seed", "--url", "http://127.0.0.1:%d/" % port, "--token", "x",
+                   want=1)
+    check("Connection refused" in err, "closed port: %s" % err.strip())
+    _, err = wbctl("seed", "--url", "https://127.0.0.1:%d" % port, want=2)
+    check("https:// is not supported" in err, "https: %s" % err.strip())
+    wbctl("seed", "--url", "http://127.0.0.1:%d" % port, "--boards", "0", want=2)
+    wbctl("seed", "--url", "http://127.0.0.1:%d" % port, "--token", "a",
+          "--secret-file", SECRET_FILE, want=2)
+
+
+def api_seed(node, owner):
+    url = node.url
+    out, err = wbctl("seed", "--url", url, "--secret-file", SECRET_FILE,
+                     "--boards", "3", "--elements", "250", "--batch", "100",
+                     "--json")
+    try:
+        summary = json.loads(out)
+    except ValueError:
+        fail("seed --json: %r %s" % (out[:200], err))
+        return None
+    check(summary["elements"] == 750 and len(summary["boards"]) == 3,
+          "seed summary %r" % summary)
+    check("posting ops" not in err, "a progress bar went into a pipe")
+    for b in summary["boards"]:
+        check_seeded(url, owner, b, 250, "seed --secret-file")
+    st, lst = http(url + "/api/v1/boards", token=owner)
+    owners = {x["id"]: x["owner"] for x in lst.get("boards", [])} if st == 200 else {}
+    check(all(owners.get(b["id"]) == "wbctl-seed" for b in summary["boards"]),
+          "seeded boards not owned by the minted user: %r" % owners)
+    # --token and --secret-env; an empty board.
+    out, _ = wbctl("seed", "--url", url, "--token", owner, "--boards", "1",
+                   "--elements", "7", "--json")
+    one = json.loads(out or "{}").get("boards", [{}])[0]
+    if check("id" in one, "seed --token: %r" % out):
+        check_seeded(url, owner, one, 7, "seed --token")
+    out, _ = wbctl_env(["seed", "--url", url, "--secret-env", "WB_SEED_SECRET",
+                        "--elements", "0", "--boards", "1", "--json"],
+                       {"WB_SEED_SECRET": SECRET}, what="seed --secret-env")
+    empty = json.loads(out or "{}").get("boards", [{}])[0]
+    if check("id" in empty, "seed --secret-env: %r" % out):
+        check_seeded(url, owner, empty, 0, "seed --elements 0")
+    # Refusals carry the node's answer.
+    _, err = wbctl("seed", "--url", url, want=1)
+    check("guest sign-in is disabled" in err, "seed without credentials: %s" % err)
+    h, p, sg = owner.split(".")
+    bad = ".".join([h, p, sg[:-2] + ("AA" if sg[-2:] != "AA" else "BB")])
+    _, err = wbctl("seed", "--url", url, "--token", bad, want=1)
+    check("HTTP 401 unauthorized" in err, "seed with a tampered token: %s" % err)
+    other = os.path.join(TMP, "other-secret")
+    with open(other, "w") as f:
+        f.write("another-secret-of-more-than-32-bytes-xx\n")
+    _, err = wbctl("seed", "--url", url, "--secret-file", other, want=1)
+    check("HTTP 401" in err, "seed signed with another secret: %s" % err)
+    # A progress bar on a terminal only: script(1) gives wbctl a pty.
+    cmd = "'%s' seed --url %s --secret-file '%s' --boards 1 --elements 600 --batch 10" % (
+        WBCTL, url, SECRET_FILE)
+    p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True,
+                       timeout=120)
+    tty = p.stdout.decode("utf-8", "replace")
+    check(p.returncode == 0 and "seed: posting ops [" in tty and "seeded 1 board" in tty,
+          "seed under a terminal: rc %d %r" % (p.returncode, tty[-300:]))
+    return summary["boards"][0]["id"]
+
+
+def api_snapshot(node, owner, bid):
+    url = node.url
+    out, err = wbctl("snapshot", "take", "--url", url, "--board", bid,
+                     "--secret-file", SECRET_FILE, "--json")
+    first = json.loads(out or "{}")
+    snap = first.get("snapshot") or {}
+    check(first.get("taken") is True and snap.get("elements") == 250,
+          "snapshot take: %r %s" % (first, err))
+    # The node wrote it: the read-only listing beside the node shows it.
+    out, _ = wbctl("snapshots", DATA, "--board", bid, "--json")
+    listed = {x["id"]: x for x in json.loads(out or "{}").get("snapshots", [])}
+    check(snap.get("id") in listed and listed[snap["id"]]["pos"] == snap.get("pos"),
+          "snapshot %r not in wbctl snapshots: %r" % (snap, listed))
+    out, _ = wbctl("restore", DATA, "--board", bid, "--snapshot", str(snap.get("id", 0)))
+    check(len(json.loads(out or "{}").get("elements", [])) == 250,
+          "restore of the snapshot taken through the API")
+    # Nothing new: no new snapshot, the same one reported.
+    out, _ = wbctl("snapshot", "take", "--url", url, "--board", bid, "--token", owner)
+    check(out.startswith("no new snapshot; newest is snapshot %s " % snap.get("id")),
+          "second snapshot take: %r" % out)
+    st, a = http(url + "/api/v1/boards/%s/ops" % bid, "POST", owner,
+                 [{"op": "delete", "id": "seed-00000"}])
+    check(st == 200, "op before the third snapshot: %s" % st)
+    out, _ = wbctl("snapshot", "take", "--url", url, "--board", bid, "--token", owner,
+                   "--json")
+    third = json.loads(out or "{}")
+    s3 = third.get("snapshot") or {}
+    check(third.get("taken") is True and s3.get("id", 0) > snap.get("id", 0) and
+          s3.get("pos", 0) >= a.get("seq", 1 << 62) and s3.get("elements") == 249,
+          "snapshot after an op: %r (op seq %r)" % (third, a))
+    _, err = wbctl("snapshot", "take", "--url", url, "--board", "no-such-board",
+                   "--token", owner, want=1)
+    check("HTTP 404 not_found" in err, "snapshot of an unknown board: %s" % err)
+    viewer = token("--user", "v2", "--board", bid, "--role", "viewer")
+    _, err = wbctl("snapshot", "take", "--url", url, "--board", bid,
+                   "--token", viewer, want=1)
+    check("HTTP 403" in err, "snapshot take by a viewer: %s" % err)
+    wbctl("snapshot", "list", "--url", url, want=2)
+
+
+def api_main():
+    with open(SECRET_FILE, "w") as f:
+        f.write(SECRET + "\n")
+    api_client_errors()
+    node = Node()
+    try:
+        owner = token("--user", "ops", "--all-boards", "owner", "--ttl", "600")
+        bid = api_seed(node, owner)
+        if bid:
+            api_snapshot(node, owner, bid)
+    finally:
+        check(node.stop() == 0, "node exit status after SIGTERM")
+    # A development node (guest sign-in on): no credentials needed.
+    node = Node(data=os.path.join(TMP, "guest-data"), guest=True)
+    try:
+        out, err = wbctl("seed", "--url", node.url, "--boards", "2",
+                         "--elements", "12")
+        check(out.count("12 elements") == 2, "guest seed: %r %s" % (out, err))
+    finally:
+        check(node.stop() == 0, "guest node exit status")
+
+
 try:
-    main()
+    if len(sys.argv) > 4 and sys.argv[4] == "api":
+        api_main()
+    else:
+        main()
 except SystemExit:
     raise
 except Exception as e:  # report, never hang
