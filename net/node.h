@@ -94,6 +94,8 @@ typedef struct node {
                                    cleared): other threads read eng and
                                    hub only after seeing it */
     atomic_int stopping;        /* 1: shutdown began */
+    struct mirror *mirror;      /* owned by mirror.c (mirror_start/stop);
+                                   NULL: no Mongo mirror */
 } node;
 
 /* Fills n from cfg (borrowed, must outlive n): JWT keys, metrics, rate

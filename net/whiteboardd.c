@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "mirror.h"
 #include "node.h"
 #include "server.h"
 #include "wb_error.h"
@@ -47,6 +48,8 @@ static void wbd_aliases(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--data") == 0) {
             argv[i] = (char *)"--data-dir";
+        } else if (strcmp(argv[i], "--mongo") == 0) {
+            argv[i] = (char *)"--mongo-url";
         } else if (strncmp(argv[i], "--data=", 7) == 0 && !buf[0]) {
             snprintf(buf, sizeof buf, "--data-dir=%s", argv[i] + 7);
             argv[i] = buf;
@@ -90,6 +93,7 @@ static void *wbd_recover(void *arg)
         rec->status = 1;
     } else {
         node_set_ready(n);
+        mirror_start(n); /* failures are logged; the node serves anyway */
         return NULL;
     }
     WBLOG(WBLOG_ERROR, "startup failed: stopping");
@@ -111,6 +115,7 @@ static int wbd_serve(node *n)
     pthread_join(t, NULL);
     if (rec.status)
         status = 1;
+    mirror_stop(n);
     WBLOG(WBLOG_INFO, "closing the engine (drain, final fsync, snapshots)");
     if (node_close_engine(n))
         status = 1;
