@@ -299,5 +299,6 @@ int server_run(node *n)
     http_worker_stop();
     node_set_ctx(n, NULL); /* no wake-up reaches a destroyed context */
     lws_context_destroy(ctx);
+    ws_hub_quiesce(n); /* before node_close_engine: it calls the engine */
     return 0;
 }

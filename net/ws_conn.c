@@ -48,6 +48,18 @@ static void lws_wake(void *ctx)
     node_wake(ctx); /* lws_cancel_service, safe against shutdown */
 }
 
+/* While its welcome is built the connection is not read (what was read
+ * already is held by the session); once joined, reading resumes and the
+ * hello timeout is lifted. */
+static void lws_joining(void *ctx, void *handle, int joining)
+{
+    (void)ctx;
+    struct lws *wsi = handle;
+    lws_rx_flow_control(wsi, !joining);
+    if (!joining)
+        lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+}
+
 int ws_hub_create(node *n)
 {
     if (!n->eng)
@@ -59,7 +71,7 @@ int ws_hub_create(node *n)
         o.max_frame = (size_t)n->cfg->max_frame;
     o.rate_ops = n->rate_conn;
     o.rl_user = n->rl_user;
-    o.tr = (ws_transport){n, lws_want_write, lws_wake};
+    o.tr = (ws_transport){n, lws_want_write, lws_wake, lws_joining};
     o.connected = n->m.socket_connected_users;
     o.ratelimited = n->m.ratelimited_total;
     o.errors = n->m.ws_errors_total;
@@ -96,6 +108,12 @@ void ws_hub_on_ops(node *n, const char *board_id, const wb_batch *applied,
 {
     if (n->hub)
         ws_hub_core_on_ops(n->hub, board_id, applied, encoded, len, seq);
+}
+
+void ws_hub_quiesce(node *n)
+{
+    if (n->hub)
+        ws_hub_stop_worker(n->hub);
 }
 
 void ws_hub_service(node *n)

@@ -16,6 +16,13 @@
  *  4. A session id is unique among live sessions and < 2^31, so a WS token
  *     (id << 32 | seq) never has the REST bit set; an ack for a session
  *     that has gone is dropped.
+ *  5. A welcome built on the engine thread is itself an event, pushed at
+ *     its join point: its num is the last ops number pushed before it, so
+ *     the session joins the room exactly when the FIFO reaches it and
+ *     every later ops event for the board reaches it once. A full-state
+ *     welcome also leaves the encoded state in the room (ws_state_cache);
+ *     the next ops event delivered for the board drops it, so while it is
+ *     there it is the board's state as of every ops event delivered.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -38,10 +45,29 @@ ws_buf *ws_buf_new(const uint8_t *p, size_t len)
     return b;
 }
 
+ws_buf *ws_buf_alloc(size_t len)
+{
+    ws_buf *b = malloc(sizeof *b + len);
+    if (!b)
+        return NULL;
+    b->refs = 1;
+    b->len = len;
+    return b;
+}
+
 void ws_buf_unref(ws_buf *b)
 {
     if (b && --b->refs == 0)
         free(b);
+}
+
+void ws_cache_unref(ws_state_cache *c)
+{
+    if (!c || --c->refs > 0)
+        return;
+    ws_buf_unref(c->state);
+    free(c->version);
+    free(c);
 }
 
 _Static_assert(offsetof(ws_buf, data) == offsetof(ws_buf, pre) + WS_BUF_PRE,
@@ -68,6 +94,8 @@ ws_hub *ws_hub_new(const ws_hub_options *o)
     if (!h->o.rate_presence.rate)
         h->o.rate_presence = (rl_limit){WS_PRESENCE_RATE, WS_PRESENCE_RATE};
     pthread_mutex_init(&h->ev_mu, NULL);
+    pthread_mutex_init(&h->wq_mu, NULL);
+    pthread_cond_init(&h->wq_cv, NULL);
     h->next_id = 1;
     return h;
 }
@@ -77,6 +105,7 @@ static void free_events(ws_event *e)
     while (e) {
         ws_event *next = e->next;
         ws_buf_unref(e->buf);
+        ws_cache_unref(e->cache);
         free(e);
         e = next;
     }
@@ -86,19 +115,28 @@ void ws_hub_free(ws_hub *h)
 {
     if (!h)
         return;
+    ws_hub_stop_worker(h);
     for (size_t i = 0; i < WS_ID_BUCKETS; i++)
         while (h->by_id[i])
             ws_sess_close(h->by_id[i]);
     free_events(h->ev_head);
     pthread_mutex_destroy(&h->ev_mu);
+    pthread_mutex_destroy(&h->wq_mu);
+    pthread_cond_destroy(&h->wq_cv);
     free(h);
+}
+
+void ws_hub_stop_worker(ws_hub *h)
+{
+    if (h)
+        ws_welcome_worker_stop(h);
 }
 
 size_t ws_hub_sessions(const ws_hub *h) { return h->nsess; }
 
 /* ---- sessions and rooms (service thread) -------------------------------- */
 
-static ws_sess *find_sess(ws_hub *h, uint32_t id)
+ws_sess *ws_hub_find_sess(ws_hub *h, uint32_t id)
 {
     for (ws_sess *s = h->by_id[id % WS_ID_BUCKETS]; s; s = s->hnext)
         if (s->id == id)
@@ -111,7 +149,7 @@ void ws_hub_add_sess(ws_hub *h, ws_sess *s)
     do { /* skip ids still in use after a wrap */
         s->id = h->next_id;
         h->next_id = h->next_id >= 0x7fffffffu ? 1 : h->next_id + 1;
-    } while (find_sess(h, s->id));
+    } while (ws_hub_find_sess(h, s->id));
     ws_sess **b = &h->by_id[s->id % WS_ID_BUCKETS];
     s->hnext = *b;
     *b = s;
@@ -126,7 +164,7 @@ static uint32_t board_hash(const char *id)
     return x;
 }
 
-static ws_room *find_room(ws_hub *h, const char *id)
+ws_room *ws_hub_find_room(ws_hub *h, const char *id)
 {
     for (ws_room *r = h->rooms[board_hash(id) % WS_ROOM_BUCKETS]; r;
          r = r->next)
@@ -137,7 +175,7 @@ static ws_room *find_room(ws_hub *h, const char *id)
 
 int ws_hub_join(ws_hub *h, ws_sess *s)
 {
-    ws_room *r = find_room(h, s->board);
+    ws_room *r = ws_hub_find_room(h, s->board);
     if (!r) {
         r = calloc(1, sizeof *r);
         if (!r)
@@ -175,6 +213,7 @@ static void leave_room(ws_hub *h, ws_sess *s)
     while (*pp != r)
         pp = &(*pp)->next;
     *pp = r->next;
+    ws_cache_unref(r->cache);
     free(r);
 }
 
@@ -192,11 +231,13 @@ void ws_hub_remove_sess(ws_hub *h, ws_sess *s)
 
 /* ---- events (engine thread -> service thread) --------------------------- */
 
-static void push_event(ws_hub *h, ws_event *ev)
+void ws_hub_push(ws_hub *h, ws_event *ev)
 {
     pthread_mutex_lock(&h->ev_mu);
-    if (ev->is_ops)
+    if (ev->kind == WS_EV_OPS)
         ev->num = ++h->ev_ops_pushed;
+    else if (ev->kind == WS_EV_WELCOME)
+        ev->num = h->ev_ops_pushed;
     if (h->ev_tail)
         h->ev_tail->next = ev;
     else
@@ -258,7 +299,7 @@ void ws_hub_core_on_ack(ws_hub *h, uint64_t token, const engine_ack *ack)
     if (!ev)
         return;
     ev->conn = (uint32_t)(token >> 32);
-    push_event(h, ev);
+    ws_hub_push(h, ev);
 }
 
 void ws_hub_core_on_ops(ws_hub *h, const char *board_id,
@@ -279,9 +320,9 @@ void ws_hub_core_on_ops(ws_hub *h, const char *board_id,
         if (!ev)
             return;
     }
-    ev->is_ops = 1;
+    ev->kind = WS_EV_OPS;
     strcpy(ev->board, board_id);
-    push_event(h, ev);
+    ws_hub_push(h, ev);
 }
 
 /* ---- delivery (service thread) ------------------------------------------ */
@@ -303,17 +344,37 @@ static void send_resync(ws_sess *s)
     free(enc);
 }
 
+static void deliver_welcome(ws_hub *h, ws_event *ev)
+{
+    ws_sess *s = ws_hub_find_sess(h, ev->conn);
+    if (!s || s->state != WS_JOINING)
+        return; /* gone, or closed meanwhile */
+    ws_sess_welcomed(s, ev->buf, ev->num, ev->rc);
+    ws_room *r = ev->rc || !ev->cache ? NULL : s->room;
+    if (r) { /* the state as of this point of the event order */
+        ws_cache_unref(r->cache);
+        r->cache = ev->cache;
+        ev->cache->refs++;
+    }
+}
+
 static void deliver(ws_hub *h, ws_event *ev)
 {
-    if (!ev->is_ops) {
-        ws_sess *s = find_sess(h, ev->conn);
+    if (ev->kind == WS_EV_WELCOME) {
+        deliver_welcome(h, ev);
+        return;
+    }
+    if (ev->kind == WS_EV_ACK) {
+        ws_sess *s = ws_hub_find_sess(h, ev->conn);
         if (s && s->state != WS_CLOSING)
             ws_sess_enqueue(s, ev->buf, WS_Q_NORMAL);
         return;
     }
-    ws_room *r = find_room(h, ev->board);
+    ws_room *r = ws_hub_find_room(h, ev->board);
     if (!r)
         return;
+    ws_cache_unref(r->cache); /* the board changed */
+    r->cache = NULL;
     for (ws_sess *s = r->head; s; s = s->rnext) {
         if (ev->num <= s->join_after || s->state != WS_JOINED)
             continue;
@@ -326,8 +387,12 @@ static void deliver(ws_hub *h, ws_event *ev)
 
 size_t ws_hub_core_board_gone(ws_hub *h, const char *board_id)
 {
-    ws_room *r = find_room(h, board_id);
+    ws_room *r = ws_hub_find_room(h, board_id);
     size_t n = 0;
+    if (r) {
+        ws_cache_unref(r->cache);
+        r->cache = NULL;
+    }
     for (ws_sess *s = r ? r->head : NULL; s; s = s->rnext)
         if (s->state == WS_JOINED) {
             ws_sess_error(s, WS_CODE_NOT_FOUND, WS_CLOSE_NOT_FOUND,
@@ -345,9 +410,23 @@ void ws_hub_core_service(ws_hub *h)
     pthread_mutex_unlock(&h->ev_mu);
     while (ev) {
         ws_event *next = ev->next;
+        h->ev_rest = next;
         deliver(h, ev);
         ws_buf_unref(ev->buf);
+        ws_cache_unref(ev->cache);
         free(ev);
         ev = next;
     }
+    h->ev_rest = NULL;
+}
+
+/* 1 when an ops event for board_id has been pushed and not yet delivered
+ * (service thread; ev_mu held by the caller). */
+int ws_hub_ops_pending(ws_hub *h, const char *board_id)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (ws_event *e = pass ? h->ev_head : h->ev_rest; e; e = e->next)
+            if (e->kind == WS_EV_OPS && strcmp(e->board, board_id) == 0)
+                return 1;
+    return 0;
 }

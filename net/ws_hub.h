@@ -44,6 +44,10 @@ void ws_hub_on_ack(node *n, uint64_t token, const engine_ack *ack);
 void ws_hub_on_ops(node *n, const char *board, const wb_batch *applied,
                    const uint8_t *encoded, size_t len, uint64_t seq);
 
+/* After the service loop, before the engine closes: stops the welcome
+ * worker (it waits in engine_call). */
+void ws_hub_quiesce(node *n);
+
 /* lws service thread: drains the event FIFO into the connections' send
  * queues and requests writable callbacks. */
 void ws_hub_service(node *n);

@@ -6,8 +6,11 @@
  * Split (docs/protocol.md part 2 is the spec):
  *   ws_session.c  one session: reassembly, hello/auth/role, ops ->
  *                 engine_submit, presence, errors
- *   ws_welcome.c  the welcome (full, delta, resync) built on the engine
- *                 thread through engine_call
+ *   ws_welcome.c  the welcome (full, delta, resync): built on the engine
+ *                 thread (a worker thread waits in engine_call, never the
+ *                 service thread) and handed over as an event; or, while
+ *                 the board's room holds a current encoded state, built on
+ *                 the service thread from that cache
  *   ws_sendq.c    the bounded per-session send queue, error frames
  *   ws_hub.c      the hub: sessions by id, rooms by board, the event list
  *                 filled by the engine thread and drained by service
@@ -21,8 +24,9 @@
  * Tests plug in a fake transport (tests/test_net_ws_session.c).
  *
  * Threads: everything here runs on the service thread except
- * ws_hub_core_on_ack / ws_hub_core_on_ops (engine thread: they only
- * append to the event list under ev_mu and call wake).
+ * ws_hub_core_on_ack / ws_hub_core_on_ops and the welcome builder (engine
+ * thread: they only append to the event list under ev_mu and call wake)
+ * and the welcome worker (its own thread: it only waits in engine_call).
  */
 #ifndef WB_WS_INTERNAL_H
 #define WB_WS_INTERNAL_H
@@ -53,6 +57,11 @@ typedef struct ws_transport {
     void (*want_write)(void *ctx, void *handle);
     /* engine thread: events are waiting, run ws_hub_core_service soon */
     void (*wake)(void *ctx);
+    /* service thread, optional: joining = 1 when the hello was accepted and
+     * the welcome is being built (stop reading: frames that still arrive
+     * are held by the session), 0 once the welcome is queued (read again;
+     * the hello timeout can be lifted) */
+    void (*joining)(void *ctx, void *handle, int joining);
 } ws_transport;
 
 typedef struct ws_hub_options {
@@ -78,6 +87,10 @@ ws_hub *ws_hub_new(const ws_hub_options *o);
 
 /* Frees the hub, every session still open, and pending events. */
 void ws_hub_free(ws_hub *h);
+
+/* Stops the welcome worker (joins its thread; welcomes still waiting fail
+ * with WB_ECLOSED). Call before the engine closes; idempotent. */
+void ws_hub_stop_worker(ws_hub *h);
 
 /* Engine thread (see ws_hub.h). */
 void ws_hub_core_on_ack(ws_hub *h, uint64_t token, const engine_ack *ack);
@@ -144,6 +157,7 @@ typedef struct ws_buf {
 } ws_buf;
 
 ws_buf *ws_buf_new(const uint8_t *p, size_t len); /* refs = 1; NULL: ENOMEM */
+ws_buf *ws_buf_alloc(size_t len); /* uninitialised data; refs = 1 */
 void ws_buf_unref(ws_buf *b);
 
 enum ws_qkind { WS_Q_NORMAL = 0, WS_Q_PRESENCE = 1, WS_Q_WELCOME = 2 };
@@ -160,7 +174,19 @@ typedef struct ws_qent {
     int counted; /* counted in qbytes */
 } ws_qent;
 
-enum ws_sess_state { WS_AWAIT_HELLO = 0, WS_JOINED = 1, WS_CLOSING = 2 };
+enum ws_sess_state {
+    WS_AWAIT_HELLO = 0,
+    WS_JOINED = 1,
+    WS_CLOSING = 2,
+    WS_JOINING = 3 /* hello accepted, welcome being built */
+};
+
+/* A client message received while joining, processed once joined. */
+typedef struct ws_held {
+    struct ws_held *next;
+    size_t len;
+    uint8_t data[];
+} ws_held;
 
 struct ws_room;
 
@@ -181,6 +207,10 @@ struct ws_sess {
     uint32_t colour;
     rl_bucket ops_bucket, pres_bucket;
     uint64_t join_after;  /* ops events numbered <= this are in the welcome */
+    uint64_t hello_ns;    /* when the hello arrived (board.join span) */
+    int hello_resume;     /* the hello carried a resume token */
+    ws_held *held, *held_tail; /* messages received while joining */
+    size_t held_bytes;
     ws_qent *qhead, *qtail;
     size_t qbytes;        /* counted bytes queued */
     struct ws_room *room;
@@ -191,32 +221,70 @@ struct ws_sess {
 #define WS_ID_BUCKETS 4096u
 #define WS_ROOM_BUCKETS 1024u
 
+/* A board's encoded state and version as of the last event delivered to
+ * its room (ws_welcome.c): valid until the next ops event for the board is
+ * delivered, which drops it. Shared (refcounted, service thread). */
+typedef struct ws_state_cache {
+    int refs;
+    ws_buf *state;     /* board_state_encode bytes */
+    size_t vlen;
+    uint8_t *version;  /* vv encoding (malloc'd) */
+} ws_state_cache;
+
+void ws_cache_unref(ws_state_cache *c);
+
 typedef struct ws_room {
     struct ws_room *next; /* hash chain */
     ws_sess *head;
     size_t n;
+    ws_state_cache *cache; /* NULL: none current */
     char board[WB_MAX_ID_LEN + 1];
 } ws_room;
 
+enum ws_ev_kind { WS_EV_ACK = 0, WS_EV_OPS = 1, WS_EV_WELCOME = 2 };
+
 typedef struct ws_event {
     struct ws_event *next;
-    int is_ops;       /* 1: ops for board's room; 0: ack for conn */
-    uint32_t conn;
-    uint64_t num;     /* ops events: 1, 2, ... in apply order */
-    ws_buf *buf;
+    enum ws_ev_kind kind;
+    uint32_t conn;    /* ack, welcome: the session */
+    uint64_t num;     /* ops events: 1, 2, ... in apply order; welcome:
+                         the last ops number pushed before it (join point) */
+    ws_buf *buf;      /* the frame (welcome: NULL when rc != 0) */
+    int rc;           /* welcome: 0 or why it failed */
+    ws_state_cache *cache; /* welcome of a full state: for the room */
     char board[WB_MAX_ID_LEN + 1];
 } ws_event;
+
+/* A welcome to build (ws_welcome.c), queued by the service thread for the
+ * welcome worker. */
+typedef struct ws_wjob {
+    struct ws_wjob *next;
+    uint32_t conn;
+    uint8_t role;
+    size_t rlen;                  /* resume token bytes (0: none) */
+    uint8_t *resume;              /* malloc'd copy, or NULL */
+    char board[WB_MAX_ID_LEN + 1];
+    char user[JWT_SUB_MAX + 1];
+} ws_wjob;
 
 struct ws_hub {
     ws_hub_options o;
     pthread_mutex_t ev_mu;   /* guards the three fields below */
     ws_event *ev_head, *ev_tail;
     uint64_t ev_ops_pushed;  /* ops events numbered so far */
+    /* the welcome worker (ws_welcome.c): */
+    pthread_mutex_t wq_mu;   /* guards the four fields below */
+    pthread_cond_t wq_cv;
+    ws_wjob *wq_head, *wq_tail;
+    int wq_stop;
+    int wq_started;          /* service thread (start, stop) */
+    pthread_t wq_thread;
     /* service thread only: */
     ws_sess *by_id[WS_ID_BUCKETS];
     ws_room *rooms[WS_ROOM_BUCKETS];
     uint32_t next_id;
     size_t nsess;
+    ws_event *ev_rest;       /* events taken but not yet delivered */
 };
 
 struct ws_frame; /* ws_frame.h */
@@ -230,20 +298,35 @@ void ws_sess_error(ws_sess *s, uint32_t code, int close_code,
 void ws_sess_start_close(ws_sess *s, int code, const char *reason);
 void ws_sess_drop_queue(ws_sess *s);
 
-/* ws_welcome.c: the welcome frame for board_id (resume NULL: none), built
- * on the engine thread; *out is malloc'd (caller frees), *join_after the
- * ops-event number the session joins at. Returns 0, engine_call's
- * WB_ETIMEDOUT / WB_ECLOSED, or an engine error (never WB_ESTALE: that is
- * a RESYNC welcome). */
-int ws_welcome_build(ws_hub *h, const char *board_id, const struct vv *resume,
-                     uint8_t role, const char *user, uint8_t **out,
-                     size_t *len, uint64_t *join_after);
+/* ws_welcome.c. ws_welcome_start: the session s (JOINING, its hello
+ * accepted; resume: the raw token, rlen 0 for none) gets its welcome:
+ * from the room's cache at once (ws_sess_joined_at is called before this
+ * returns), else through the worker: a WS_EV_WELCOME event follows.
+ * Returns 0, or WB_ENOMEM (nothing queued). */
+int ws_welcome_start(ws_hub *h, ws_sess *s, const uint8_t *resume,
+                     size_t rlen);
+/* The welcome frame: the fields of f's welcome (state empty) then
+ * state:bytes. Returns a new buffer or NULL. */
+ws_buf *ws_welcome_assemble(const struct ws_frame *f, const uint8_t *state,
+                            size_t len);
+void ws_welcome_worker_stop(ws_hub *h);
+void ws_wjob_free(ws_wjob *j);
+
+/* ws_session.c: the welcome for s is ready (service thread): join at
+ * join_after, queue it, process the messages held meanwhile; rc != 0:
+ * the join failed with that error (sent, session closing). */
+void ws_sess_welcomed(ws_sess *s, ws_buf *welcome, uint64_t join_after,
+                      int rc);
 
 /* Hub bookkeeping used by ws_session.c (ws_hub.c). */
 void ws_hub_add_sess(ws_hub *h, ws_sess *s);      /* assigns s->id */
 void ws_hub_remove_sess(ws_hub *h, ws_sess *s);   /* also leaves the room */
 int ws_hub_join(ws_hub *h, ws_sess *s);           /* 0 or WB_ENOMEM */
 uint64_t ws_hub_ops_pushed(ws_hub *h);            /* engine thread */
+void ws_hub_push(ws_hub *h, ws_event *ev);        /* any thread; numbers it */
+ws_sess *ws_hub_find_sess(ws_hub *h, uint32_t id);
+ws_room *ws_hub_find_room(ws_hub *h, const char *board_id);
+int ws_hub_ops_pending(ws_hub *h, const char *board_id); /* ev_mu held */
 void ws_hub_count(metrics_family *f, const char *label);
 
 #endif /* WB_WS_INTERNAL_H */

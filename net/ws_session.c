@@ -4,14 +4,19 @@
  * there).
  *
  * State machine:
- *   WS_AWAIT_HELLO --hello ok (auth, role, welcome queued, room joined)-->
+ *   WS_AWAIT_HELLO --hello ok (auth, role)--> WS_JOINING
+ *   WS_JOINING --welcome ready (room joined, welcome queued)--> WS_JOINED
  *   WS_JOINED --fatal error / slow consumer--> WS_CLOSING
  * Any state --ws_sess_close--> freed. In WS_CLOSING nothing is read, the
  * queue holds at most the fatal error frame, and close_code says how the
  * transport closes once the queue is empty.
  *
- * The welcome is built on the engine thread by ws_welcome.c; replies and
- * errors go through the send queue of ws_sendq.c.
+ * The welcome is built by ws_welcome.c, off the service thread unless the
+ * room has the board's state cached; ws_sess_welcomed finishes the join.
+ * While joining the transport stops reading (tr.joining) and messages
+ * that still arrive are held (at most max_frame bytes, else too_big,
+ * fatal) and processed in order right after the welcome is queued.
+ * Replies and errors go through the send queue of ws_sendq.c.
  *
  * Ops are re-encoded with the authenticated user in every op and submitted
  * as bytes (engine_submit_encoded): the engine then owns its own copy, so
@@ -57,8 +62,19 @@ void ws_sess_close(ws_sess *s)
     ws_sess_drop_queue(s);
     if (s->hub->o.connected)
         metrics_gauge_add(s->hub->o.connected, -1);
+    while (s->held) {
+        ws_held *next = s->held->next;
+        free(s->held);
+        s->held = next;
+    }
     free(s->rx);
     free(s);
+}
+
+static void tr_joining(ws_sess *s, int joining)
+{
+    if (s->hub->o.tr.joining)
+        s->hub->o.tr.joining(s->hub->o.tr.ctx, s->handle, joining);
 }
 /* ---- client frames ------------------------------------------------------ */
 
@@ -138,55 +154,34 @@ static int authenticate(ws_sess *s, const ws_frame *f)
     return 0;
 }
 
-static void on_hello_join(ws_sess *s, const ws_frame *f)
+/* Returns 1 once the join is under way (ws_sess_welcomed finishes it and
+ * logs the span), 0 when the hello was refused. */
+static int on_hello_join(ws_sess *s, const ws_frame *f)
 {
     if (f->u.hello.proto != WS_PROTO_VERSION) {
         ws_sess_error(s, WS_CODE_VERSION, WS_CLOSE_PROTOCOL,
                    "unsupported protocol version");
-        return;
+        return 0;
     }
     if (authenticate(s, f))
-        return;
+        return 0;
     vv resume;
     vv_init(&resume);
-    if (f->u.hello.resume.len &&
-        vv_decode(&resume, f->u.hello.resume.ptr, f->u.hello.resume.len,
-                  NULL)) { /* validated by the frame decoder already */
-        ws_sess_error(s, WS_CODE_MALFORMED, WS_CLOSE_PROTOCOL, "bad resume token");
-        return;
-    }
-    uint8_t *wel = NULL;
-    size_t wlen = 0;
-    uint64_t join_after = 0;
-    int rc = ws_welcome_build(s->hub, s->board,
-                              f->u.hello.resume.len ? &resume : NULL,
-                              (uint8_t)s->role, s->user, &wel, &wlen,
-                              &join_after);
+    int bad = f->u.hello.resume.len &&
+              vv_decode(&resume, f->u.hello.resume.ptr,
+                        f->u.hello.resume.len, NULL);
     vv_free(&resume);
-    if (!rc) {
-        ws_buf *b = ws_buf_new(wel, wlen);
-        rc = b ? ws_hub_join(s->hub, s) : WB_ENOMEM;
-        if (!rc) {
-            s->join_after = join_after;
-            ws_sess_enqueue(s, b, WS_Q_WELCOME);
-            if (s->state == WS_AWAIT_HELLO)
-                s->state = WS_JOINED;
-        }
-        ws_buf_unref(b);
+    if (bad) { /* validated by the frame decoder already */
+        ws_sess_error(s, WS_CODE_MALFORMED, WS_CLOSE_PROTOCOL, "bad resume token");
+        return 0;
     }
-    free(wel);
-    if (rc) {
-        WBLOGF(WBLOG_ERROR, "ws welcome failed", WBF_BOARD(s->board),
-               WBF_USER(s->user), WBF_UINT("connId", s->id), WBF_ERR(rc));
-        uint32_t code = ws_code_from_error(rc);
-        ws_sess_error(s, code, code == WS_CODE_UNAVAILABLE ? 1013
-                                                        : WS_CLOSE_INTERNAL,
-                   wb_strerror(rc));
-        return;
-    }
-    WBLOGF(WBLOG_INFO, "ws joined", WBF_BOARD(s->board), WBF_USER(s->user),
-           WBF_UINT("connId", s->id), WBF_STR("role", jwt_role_name(s->role)),
-           WBF_BOOL("resume", f->u.hello.resume.len != 0));
+    s->state = WS_JOINING;
+    tr_joining(s, 1);
+    int rc = ws_welcome_start(s->hub, s, f->u.hello.resume.ptr,
+                              f->u.hello.resume.len);
+    if (rc)
+        ws_sess_welcomed(s, NULL, 0, rc);
+    return 1;
 }
 
 /* The board.join span: hello received to welcome queued (built on the
@@ -210,9 +205,10 @@ static void log_join_span(const ws_sess *s, uint64_t started_ns, int resume)
 
 static void on_hello(ws_sess *s, const ws_frame *f)
 {
-    uint64_t started_ns = rl_now_ns();
-    on_hello_join(s, f);
-    log_join_span(s, started_ns, f->u.hello.resume.len != 0);
+    s->hello_ns = rl_now_ns();
+    s->hello_resume = f->u.hello.resume.len != 0;
+    if (!on_hello_join(s, f))
+        log_join_span(s, s->hello_ns, s->hello_resume); /* refused */
 }
 
 /* An ack refusing the whole batch (nothing was submitted). */
@@ -300,6 +296,78 @@ static void on_presence(ws_sess *s, ws_frame *f)
     ws_buf_unref(b);
 }
 
+static void on_frame(ws_sess *s, const uint8_t *p, size_t n);
+
+/* Runs the messages held while joining, in arrival order. */
+static void run_held(ws_sess *s)
+{
+    while (s->held && s->state == WS_JOINED) {
+        ws_held *m = s->held;
+        s->held = m->next;
+        if (!s->held)
+            s->held_tail = NULL;
+        s->held_bytes -= m->len;
+        on_frame(s, m->data, m->len);
+        free(m);
+    }
+}
+
+void ws_sess_welcomed(ws_sess *s, ws_buf *welcome, uint64_t join_after,
+                      int rc)
+{
+    if (s->state != WS_JOINING)
+        return;
+    if (!rc && !welcome)
+        rc = WB_ENOMEM;
+    if (!rc)
+        rc = ws_hub_join(s->hub, s);
+    if (!rc) {
+        s->join_after = join_after;
+        s->state = WS_JOINED;
+        ws_sess_enqueue(s, welcome, WS_Q_WELCOME);
+        WBLOGF(WBLOG_INFO, "ws joined", WBF_BOARD(s->board),
+               WBF_USER(s->user), WBF_UINT("connId", s->id),
+               WBF_STR("role", jwt_role_name(s->role)),
+               WBF_BOOL("resume", s->hello_resume));
+    } else {
+        WBLOGF(WBLOG_ERROR, "ws welcome failed", WBF_BOARD(s->board),
+               WBF_USER(s->user), WBF_UINT("connId", s->id), WBF_ERR(rc));
+        uint32_t code = ws_code_from_error(rc);
+        ws_sess_error(s, code, code == WS_CODE_UNAVAILABLE ? 1013
+                                                        : WS_CLOSE_INTERNAL,
+                   wb_strerror(rc));
+    }
+    log_join_span(s, s->hello_ns, s->hello_resume);
+    if (s->state == WS_JOINED)
+        tr_joining(s, 0);
+    run_held(s);
+}
+
+/* Keeps a message received while joining. Returns 0 or -1 (closing). */
+static int hold(ws_sess *s, const uint8_t *p, size_t n)
+{
+    if (n > s->hub->o.max_frame - s->held_bytes) {
+        ws_sess_error(s, WS_CODE_TOO_BIG, WS_CLOSE_TOO_BIG,
+                      "too much sent before the welcome");
+        return -1;
+    }
+    ws_held *m = malloc(sizeof *m + n);
+    if (!m) {
+        ws_sess_start_close(s, WS_CLOSE_INTERNAL, "out of memory");
+        return -1;
+    }
+    m->next = NULL;
+    m->len = n;
+    memcpy(m->data, p, n);
+    if (s->held_tail)
+        s->held_tail->next = m;
+    else
+        s->held = m;
+    s->held_tail = m;
+    s->held_bytes += n;
+    return 0;
+}
+
 static void on_frame(ws_sess *s, const uint8_t *p, size_t n)
 {
     ws_frame f;
@@ -373,7 +441,10 @@ int ws_sess_receive(ws_sess *s, const uint8_t *in, size_t len, int first,
         return 0;
     if (s->hub->o.msgs_in)
         metrics_inc(s->hub->o.msgs_in);
-    on_frame(s, s->rx, s->rx_len);
+    if (s->state == WS_JOINING)
+        hold(s, s->rx, s->rx_len);
+    else
+        on_frame(s, s->rx, s->rx_len);
     s->rx_len = 0;
     if (s->rx_cap > 65536) { /* do not keep a big buffer per idle client */
         free(s->rx);

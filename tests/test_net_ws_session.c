@@ -70,6 +70,8 @@ static void fx_want_write(void *ctx, void *handle)
 
 static void fx_wake(void *ctx) { atomic_fetch_add(&((fx *)ctx)->wakes, 1); }
 
+static void fx_joining(void *ctx, void *handle, int joining);
+
 /* Board metadata, as POST /api/v1/boards writes it (owner may be ""). */
 static int fx_board(fx *f, const char *id, const char *owner, int deleted)
 {
@@ -104,7 +106,7 @@ static int fx_open(fx *f, const ws_hub_options *opts, uint32_t ring_ops)
         o = *opts;
     o.eng = f->eng;
     o.keys = (jwt_keys){secret, strlen(secret), NULL, 0};
-    o.tr = (ws_transport){f, fx_want_write, fx_wake};
+    o.tr = (ws_transport){f, fx_want_write, fx_wake, fx_joining};
     f->hub = ws_hub_new(&o);
     if (!f->hub)
         return WB_ENOMEM;
@@ -114,6 +116,7 @@ static int fx_open(fx *f, const ws_hub_options *opts, uint32_t ring_ops)
 
 static void fx_close(fx *f)
 {
+    ws_hub_stop_worker(f->hub); /* it calls the engine */
     if (f->eng)
         engine_close(f->eng);
     ws_hub_free(f->hub);
@@ -133,7 +136,16 @@ typedef struct client {
     size_t rxlen[MAX_RX];
     size_t nrx, seen; /* frames pulled; frames already examined */
     int closed;       /* close code once the queue drained */
+    int paused;       /* the session asked its transport to stop reading */
+    int pauses;       /* how many times */
 } client;
+
+static void fx_joining(void *ctx, void *handle, int joining)
+{
+    client *c = handle;
+    c->paused = joining;
+    c->pauses += joining;
+}
 
 static void cl_open(fx *f, client *c)
 {
@@ -648,6 +660,7 @@ static void test_auth_refused(void)
     free(owner);
     free(good);
     ws_frame w;
+    CHECK(pump_until(&f, &c, WS_WELCOME, 1)); /* built off this thread */
     CHECK_EQ_INT(cl_next(&c, WS_WELCOME, &w), 1);
     CHECK_EQ_INT(w.u.welcome.role, JWT_ROLE_OWNER);
     ws_frame_clear(&w);
@@ -674,6 +687,7 @@ static void test_board_metadata(void)
     cl_open(&f, &c);
     CHECK_RC(send_hello(&c, t, "b3", NULL, 0), 0);
     ws_frame w;
+    CHECK(pump_until(&f, &c, WS_WELCOME, 1)); /* built off this thread */
     CHECK_EQ_INT(cl_next(&c, WS_WELCOME, &w), 1);
     CHECK_EQ_INT(w.u.welcome.role, JWT_ROLE_OWNER);
     ws_frame_clear(&w);
@@ -949,6 +963,203 @@ static void test_origin(void)
     CHECK(ws_origin_allowed("https://anything", "x", "*"));
 }
 
+/* ---- the welcome off the service thread ---------------------------------- */
+
+/* Rebuilds c's board from its welcome and every ops frame after it; checks
+ * it equals the engine's board and that the welcome is c's first frame.
+ * *in_welcome: elements in the welcome. Returns 0 or -1. */
+static int rebuild_matches(fx *f, client *c, const char *board_id,
+                           size_t *in_welcome)
+{
+    cl_pull(c);
+    if (c->nrx == 0 || c->rx[0][0] != WS_WELCOME)
+        return -1;
+    ws_frame wel;
+    if (ws_frame_decode(c->rx[0], c->rxlen[0], 0, &wel))
+        return -1;
+    board *b = NULL;
+    int rc = board_state_decode(wel.u.welcome.state.ptr,
+                                wel.u.welcome.state.len, NULL, &b);
+    ws_frame_clear(&wel);
+    if (rc)
+        return -1;
+    *in_welcome = board_element_count(b);
+    rc = apply_broadcasts(c, b, NULL);
+    uint64_t mine = 0;
+    if (!rc)
+        rc = board_state_hash(b, &mine);
+    board_free(b);
+    tk_read r;
+    if (!rc)
+        rc = tk_read_board(f->eng, board_id, NULL, &r);
+    if (rc)
+        return -1;
+    vv_free(&r.version);
+    return mine == r.hash ? 0 : -1;
+}
+
+/* Ops in c's server ops frames (each op of these tests adds an element:
+ * with the welcome's elements they count every batch exactly once). */
+static size_t ops_after_welcome(client *c)
+{
+    size_t n = 0;
+    cl_pull(c);
+    for (size_t i = 0; i < c->nrx; i++) {
+        ws_frame o;
+        if (c->rx[i][0] != WS_SOPS ||
+            ws_frame_decode(c->rx[i], c->rxlen[i], 0, &o))
+            continue;
+        n += o.u.ops.batch->nops;
+        ws_frame_clear(&o);
+    }
+    return n;
+}
+
+/* Waits (without running the service loop) until the engine applied n ops. */
+static void wait_applied(fx *f, uint64_t n)
+{
+    engine_stats st;
+    uint64_t end = mono_ms() + 5000;
+    do {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        engine_get_stats(f->eng, &st);
+    } while (st.ops_applied < n && mono_ms() < end);
+}
+
+/* A large board: the hello returns at once (the welcome is built off the
+ * service thread), the joiner's transport is paused meanwhile, the writer
+ * keeps getting its acks and broadcasts, ops the joiner sends before its
+ * welcome are held and answered after it, and the joiner sees the welcome
+ * then every later batch exactly once. */
+static void test_welcome_async_large_board(void)
+{
+    fx f;
+    CHECK_RC(fx_open(&f, NULL, 0), 0);
+    client w, j;
+    CHECK(join(&f, &w, "writer", JWT_ROLE_EDITOR, "b1"));
+    char prefix[16];
+    for (int i = 0; i < 125; i++) { /* 2,000 elements */
+        snprintf(prefix, sizeof prefix, "big%d_", i);
+        CHECK_RC(send_rects(&w, "b1", 1 + 16 * (uint64_t)i, 16, prefix, i), 0);
+    }
+    CHECK(pump_until(&f, &w, WS_ACK, 125));
+    cl_open(&f, &j);
+    char *t = token("joiner", "J", JWT_ROLE_EDITOR, NULL, 0, 3600);
+    CHECK_RC(send_hello(&j, t, "b1", NULL, 0), 0);
+    free(t);
+    /* nothing yet: the service thread did not wait for the engine */
+    CHECK_EQ_INT(cl_count(&j, WS_WELCOME), 0);
+    CHECK_EQ_INT(ws_sess_joined(j.s), 0);
+    CHECK_EQ_INT(j.paused, 1);
+    /* the joiner's own ops before its welcome: held, answered after it */
+    CHECK_RC(send_rects(&j, "b1", 5000, 2, "mine_", 1), 0);
+    for (int i = 0; i < 10; i++) { /* the room keeps moving meanwhile */
+        snprintf(prefix, sizeof prefix, "more%d_", i);
+        CHECK_RC(send_rects(&w, "b1", 9000 + 16 * (uint64_t)i, 3, prefix, i),
+                 0);
+    }
+    CHECK(pump_until(&f, &w, WS_ACK, 135));
+    CHECK(pump_until(&f, &j, WS_ACK, 1));
+    CHECK(pump_until(&f, &w, WS_SOPS, 136));
+    pump_for(&f, 30);
+    CHECK_EQ_INT(j.paused, 0);
+    CHECK_EQ_INT(j.pauses, 1);
+    CHECK_EQ_INT(ws_sess_joined(j.s), 1);
+    size_t in_welcome = 0;
+    CHECK_RC(rebuild_matches(&f, &j, "b1", &in_welcome), 0);
+    /* 2,000 + 30 + 2 elements; every batch after the welcome exactly once */
+    size_t after = cl_count(&j, WS_SOPS);
+    CHECK(in_welcome >= 2000);
+    CHECK_EQ_INT(in_welcome + ops_after_welcome(&j), 2032);
+    tk_read r;
+    CHECK_RC(tk_read_board(f.eng, "b1", NULL, &r), 0);
+    vv_free(&r.version);
+    CHECK_EQ_INT(r.count, 2032);
+    /* the ack of the held ops comes after the welcome */
+    ws_frame a;
+    CHECK_EQ_INT(cl_next(&j, WS_ACK, &a), 1);
+    CHECK_EQ_INT(a.u.ack.status, WS_OK);
+    ws_frame_clear(&a);
+    CHECK_EQ_INT(j.rx[0][0], WS_WELCOME);
+    fprintf(stderr, "  joiner: %zu elements in the welcome, %zu batches after\n",
+            in_welcome, after);
+    cl_free(&w);
+    cl_free(&j);
+    fx_close(&f);
+}
+
+/* The room keeps the board's encoded state: a joiner while nothing changed
+ * gets its welcome at once, with its own role and user; an op delivered to
+ * the room drops it, and so does an op applied but not yet delivered. */
+static void test_welcome_cache(void)
+{
+    fx f;
+    CHECK_RC(fx_open(&f, NULL, 0), 0);
+    client w, b, c, d, e;
+    CHECK(join(&f, &w, "writer", JWT_ROLE_EDITOR, "b1"));
+    CHECK_RC(send_rects(&w, "b1", 1, 3, "a", 1), 0);
+    CHECK(pump_until(&f, &w, WS_SOPS, 1));
+    /* no cache after a change: b's welcome is built by the engine */
+    cl_open(&f, &b);
+    char *tb = token("bob", "B", JWT_ROLE_EDITOR, NULL, 0, 3600);
+    CHECK_RC(send_hello(&b, tb, "b1", NULL, 0), 0);
+    CHECK_EQ_INT(cl_count(&b, WS_WELCOME), 0);
+    CHECK(pump_until(&f, &b, WS_WELCOME, 1));
+    /* nothing changed since: c's welcome comes from the room at once */
+    cl_open(&f, &c);
+    char *tc = token("carol", "C", JWT_ROLE_VIEWER, NULL, 0, 3600);
+    CHECK_RC(send_hello(&c, tc, "b1", NULL, 0), 0);
+    CHECK_EQ_INT(cl_count(&c, WS_WELCOME), 1);
+    CHECK_EQ_INT(c.paused, 0);
+    ws_frame wb, wc;
+    CHECK_EQ_INT(cl_next(&b, WS_WELCOME, &wb), 1);
+    CHECK_EQ_INT(cl_next(&c, WS_WELCOME, &wc), 1);
+    CHECK_EQ_INT(wc.u.welcome.role, JWT_ROLE_VIEWER);
+    CHECK(wc.u.welcome.user.len == 5 &&
+          memcmp(wc.u.welcome.user.ptr, "carol", 5) == 0);
+    CHECK(wb.u.welcome.state.len == wc.u.welcome.state.len &&
+          memcmp(wb.u.welcome.state.ptr, wc.u.welcome.state.ptr,
+                 wb.u.welcome.state.len) == 0);
+    CHECK(wb.u.welcome.version.len == wc.u.welcome.version.len &&
+          memcmp(wb.u.welcome.version.ptr, wc.u.welcome.version.ptr,
+                 wb.u.welcome.version.len) == 0);
+    ws_frame_clear(&wb);
+    ws_frame_clear(&wc);
+    /* an op delivered: the cache is gone, d waits for the engine and sees
+     * the op in its welcome, not as a broadcast */
+    CHECK_RC(send_rects(&w, "b1", 10, 1, "b", 2), 0);
+    CHECK(pump_until(&f, &c, WS_SOPS, 1));
+    cl_open(&f, &d);
+    CHECK_RC(send_hello(&d, tb, "b1", NULL, 0), 0);
+    CHECK_EQ_INT(cl_count(&d, WS_WELCOME), 0);
+    CHECK(pump_until(&f, &d, WS_WELCOME, 1));
+    size_t n = 0;
+    CHECK_RC(rebuild_matches(&f, &d, "b1", &n), 0);
+    CHECK_EQ_INT(n, 4);
+    CHECK_EQ_INT(cl_count(&d, WS_SOPS), 0);
+    /* cache current again (d's welcome); an op applied and pushed but not
+     * delivered yet: e must not get the cached state */
+    CHECK_RC(send_rects(&w, "b1", 20, 1, "c", 3), 0);
+    wait_applied(&f, 5);
+    cl_open(&f, &e);
+    CHECK_RC(send_hello(&e, tc, "b1", NULL, 0), 0);
+    CHECK_EQ_INT(cl_count(&e, WS_WELCOME), 0);
+    CHECK(pump_until(&f, &e, WS_WELCOME, 1));
+    CHECK(pump_until(&f, &w, WS_SOPS, 3));
+    pump_for(&f, 20);
+    CHECK_RC(rebuild_matches(&f, &e, "b1", &n), 0);
+    CHECK_EQ_INT(n + ops_after_welcome(&e), 5); /* the op exactly once */
+    free(tb);
+    free(tc);
+    cl_free(&w);
+    cl_free(&b);
+    cl_free(&c);
+    cl_free(&d);
+    cl_free(&e);
+    fx_close(&f);
+}
+
 int main(void)
 {
     WB_RUN(test_hello_welcome_full);
@@ -967,5 +1178,7 @@ int main(void)
     WB_RUN(test_presence);
     WB_RUN(test_slow_consumer);
     WB_RUN(test_origin);
+    WB_RUN(test_welcome_async_large_board);
+    WB_RUN(test_welcome_cache);
     return wb_test_summary();
 }
