@@ -203,6 +203,12 @@ typedef void (*oplog_problem_fn)(void *arg, const char *segment,
                                  const char *reason);
 int oplog_verify(const char *dir, oplog_problem_fn cb, void *arg);
 
+/* oplog_verify that also calls progress(progress_arg, done, total) after
+ * each segment checked (done of total segments; for wbctl's bar). */
+typedef void (*oplog_progress_fn)(void *arg, size_t done, size_t total);
+int oplog_verify_progress(const char *dir, oplog_problem_fn cb, void *arg,
+                          oplog_progress_fn progress, void *progress_arg);
+
 /* Truncates torn tails; with force, also cuts the log at the first mid-log
  * corruption (everything after it is lost). Reports every action through cb.
  * Returns 0 if nothing was left to repair, WB_ECORRUPT if corruption remains

@@ -93,9 +93,16 @@ static int check_records(const oplog_seg_check *c, size_t i, size_t n,
     return 0;
 }
 
+/* Optional progress report of check_all (verify only). */
+typedef struct check_progress {
+    oplog_progress_fn fn;
+    void *arg;
+} check_progress;
+
 /* Checks every segment; returns the problem count or an error. */
 static int check_all(const char *dir, const uint64_t *firsts, size_t n,
-                     oplog_problem_fn cb, void *arg, check_cut *cut)
+                     oplog_problem_fn cb, void *arg, check_cut *cut,
+                     const check_progress *prog)
 {
     int problems = 0, have_prev = 0;
     uint64_t prev_last = 0, node = 0;
@@ -138,20 +145,29 @@ static int check_all(const char *dir, const uint64_t *firsts, size_t n,
                     c.scan.stop == OPLOG_STOP_STRAY;
         prev_last = c.scan.last_seq;
         oplog_seg_check_close(&c);
+        if (prog && prog->fn)
+            prog->fn(prog->arg, i + 1, n);
     }
     return problems;
 }
 
-int oplog_verify(const char *dir, oplog_problem_fn cb, void *arg)
+int oplog_verify_progress(const char *dir, oplog_problem_fn cb, void *arg,
+                          oplog_progress_fn progress, void *progress_arg)
 {
     uint64_t *firsts;
     size_t n;
     int rc = oplog_segment_list(dir, &firsts, &n);
     if (rc)
         return rc;
-    rc = check_all(dir, firsts, n, cb, arg, &(check_cut){0});
+    check_progress prog = {progress, progress_arg};
+    rc = check_all(dir, firsts, n, cb, arg, &(check_cut){0}, &prog);
     free(firsts);
     return rc;
+}
+
+int oplog_verify(const char *dir, oplog_problem_fn cb, void *arg)
+{
+    return oplog_verify_progress(dir, cb, arg, NULL, NULL);
 }
 
 /* Cuts the log at cut: zeroes segment cut->seg from cut->off (or deletes it
@@ -230,7 +246,7 @@ static int repair_locked(const char *dir, int force, oplog_problem_fn cb,
     if (rc)
         return rc;
     check_cut cut = {0};
-    rc = check_all(dir, firsts, n, NULL, NULL, &cut);
+    rc = check_all(dir, firsts, n, NULL, NULL, &cut, NULL);
     if (rc >= 0 && cut.found) {
         char path[PATH_MAX], msg[700];
         oplog_segment_path(dir, firsts[cut.seg], path);

@@ -205,7 +205,7 @@ static int replay_record(const oplog_reader *r, const oplog_record *rec,
 
 static int replay(const char *dir, const char *board_name,
                   const restore_target *t, uint64_t from, board *b,
-                  restore_result *out)
+                  const restore_options *opts, restore_result *out)
 {
     oplog_reader *r;
     int rc = oplog_reader_open(dir, from, &r);
@@ -227,6 +227,8 @@ static int replay(const char *dir, const char *board_name,
             break;
         out->records_read++;
         out->end_seq = rec.seq;
+        if (opts && opts->progress)
+            opts->progress(opts->progress_arg, rec.seq);
         if (t->kind == RESTORE_TIME && rec.time_us > t->time_us)
             continue;
         if (rec.type != WB_REC_OPS)
@@ -264,7 +266,7 @@ int restore_board(snap_store *store, const char *oplog_dir,
     }
     if (!b && (rc = board_create(board_name, strlen(board_name), NULL, &b)))
         return rc;
-    rc = replay(oplog_dir, board_name, t, out->snap_pos + 1, b, out);
+    rc = replay(oplog_dir, board_name, t, out->snap_pos + 1, b, opts, out);
     if (rc == 0 && !out->has_snapshot && out->records_applied == 0)
         rc = WB_ENOTFOUND;
     if (rc) {

@@ -64,8 +64,14 @@ typedef struct restore_target {
 typedef int (*restore_decode_fn)(const uint8_t *buf, size_t len,
                                  board **out);
 
+/* Called during replay after each oplog record read, with its seq (for
+ * progress displays, e.g. wbctl's bar); runs on the caller's thread. */
+typedef void (*restore_progress_fn)(void *arg, uint64_t seq);
+
 typedef struct restore_options {
     restore_decode_fn decode; /* NULL: board_state_decode(.., NULL, ..) */
+    restore_progress_fn progress; /* NULL: none */
+    void *progress_arg;
 } restore_options;
 
 /* Where replay stopped on an error (segment file, byte offset, seq) and
