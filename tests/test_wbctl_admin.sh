@@ -121,6 +121,28 @@ grep -q "stats: reading oplog \[" "$T/tty" || fail "no progress bar on a termina
 grep -q "^boards *3" <(tr -d '\r' <"$T/tty" | sed 's/\x1b\[K//g') || fail "stats output lost under a terminal"
 WBCTL_NO_PROGRESS=1 script -qec "\"$WBCTL\" stats \"$D\"" /dev/null >"$T/tty" 2>&1
 grep -q "reading oplog" "$T/tty" && fail "WBCTL_NO_PROGRESS did not silence the bar"
+# verify (segments checked) and restore (records replayed) draw theirs too,
+# and what they print is left intact. alpha as of checkpoint 1 (seq 34)
+# predates its kept snapshots: a replay from the start of the log.
+untty() { sed 's/\x1b\[K//g' "$1" | tr '\r' '\n'; } # a bar's "\r" starts a line
+expect_rc 0 "$WBCTL" verify "$D"
+grep -q "checking segments" "$T/err" && fail "verify progress bar printed to a pipe"
+script -qec "\"$WBCTL\" verify \"$D\"" /dev/null >"$T/tty" 2>&1 || fail "verify under script failed"
+grep -q "verify: checking segments \[" "$T/tty" || fail "no verify progress bar on a terminal: $(head -c 300 "$T/tty")"
+untty "$T/tty" | grep -q ": clean (.* segments)$" || fail "verify output lost under a terminal: $(untty "$T/tty")"
+seq1=$(python3 -c "import json; print(json.load(open('$T/gen/expect.json'))['checkpoints'][0]['seq'])")
+expect_rc 0 "$WBCTL" restore "$D" --board alpha --until "seq:$seq1"
+grep -q "replaying oplog" "$T/err" && fail "restore progress bar printed to a pipe"
+script -qec "\"$WBCTL\" restore \"$D\" --board alpha --until seq:$seq1 --out \"$T/tty.json\"" /dev/null >"$T/tty" 2>&1 ||
+    fail "restore under script failed: $(untty "$T/tty")"
+grep -q "restore: replaying oplog \[" "$T/tty" || fail "no restore progress bar on a terminal: $(head -c 300 "$T/tty")"
+untty "$T/tty" | grep -q "^board alpha: .* replayed" || fail "restore summary lost under a terminal: $(untty "$T/tty")"
+cmp -s "$T/tty.json" <(cat "$T/gen/expect/alpha-1.json"; echo) || fail "restore under a terminal wrote another state"
+cp -a "$D" "$T/flipped"
+seg=$(ls "$T/flipped"/oplog/*.wbseg | head -2 | tail -1)
+printf '\xff' | dd of="$seg" bs=1 seek=200 conv=notrunc status=none
+script -qec "\"$WBCTL\" verify \"$T/flipped\"" /dev/null >"$T/tty" 2>&1 && fail "verify of a flipped bit exited 0 under script"
+untty "$T/tty" | grep -q "^$seg:[0-9]*: " || fail "verify problem line not at a line start under a terminal: $(untty "$T/tty")"
 
 # --- export -------------------------------------------------------------------------------
 expect_rc 0 "$WBCTL" export "$D" --board alpha --format json

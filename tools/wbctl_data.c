@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "oplog_internal.h"
 #include "wb_error.h"
 #include "wbctl.h"
 
@@ -274,10 +275,40 @@ void wbctl_restore_error(const char *cmd, const char *board_name, int rc,
                 r->where.detail);
 }
 
+static void replay_progress(void *arg, uint64_t seq)
+{
+    wbctl_replay_bar *rb = arg;
+    wbctl_progress_update(&rb->bar, seq, rb->total);
+}
+
+void wbctl_replay_bar_begin(wbctl_replay_bar *rb, const char *cmd,
+                            const char *oplog_dir, restore_options *opts)
+{
+    uint64_t *firsts = NULL;
+    size_t n = 0;
+    rb->total = 0;
+    if (oplog_segment_list(oplog_dir, &firsts, &n) == 0 && n)
+        rb->total = firsts[n - 1];
+    free(firsts);
+    snprintf(rb->label, sizeof rb->label, "%s: replaying oplog", cmd);
+    wbctl_progress_begin(&rb->bar, rb->label);
+    opts->progress = replay_progress;
+    opts->progress_arg = rb;
+}
+
+void wbctl_replay_bar_end(wbctl_replay_bar *rb)
+{
+    wbctl_progress_end(&rb->bar);
+}
+
 int wbctl_restore(const char *cmd, wbctl_data *d, const char *board_name,
                   const restore_target *t, restore_result *out)
 {
-    int rc = restore_board(d->store, d->oplog, board_name, t, NULL, out);
+    restore_options opts = {0};
+    wbctl_replay_bar rb;
+    wbctl_replay_bar_begin(&rb, cmd, d->oplog, &opts);
+    int rc = restore_board(d->store, d->oplog, board_name, t, &opts, out);
+    wbctl_replay_bar_end(&rb);
     if (rc == 0)
         return 0;
     wbctl_restore_error(cmd, board_name, rc, out);

@@ -25,6 +25,7 @@
 
 #include "restore.h"
 #include "snap.h"
+#include "wbctl.h"
 
 typedef struct wbctl_data {
     char root[PATH_MAX];  /* as given */
@@ -73,6 +74,18 @@ void wbctl_json_str(FILE *out, const char *s);
  * and returns -1. out as restore_board's. */
 int wbctl_restore(const char *cmd, wbctl_data *d, const char *board_name,
                   const restore_target *t, restore_result *out);
+
+/* A progress bar over an oplog replay (restore_board, restore_fork) on a
+ * terminal: begin fills opts->progress; the total is estimated as the
+ * first seq of the newest segment of oplog_dir. End it before printing. */
+typedef struct wbctl_replay_bar {
+    wbctl_progress bar;
+    uint64_t total;
+    char label[64];
+} wbctl_replay_bar;
+void wbctl_replay_bar_begin(wbctl_replay_bar *rb, const char *cmd,
+                            const char *oplog_dir, restore_options *opts);
+void wbctl_replay_bar_end(wbctl_replay_bar *rb);
 
 /* Prints restore error rc of board (and r->where when set) for cmd. */
 void wbctl_restore_error(const char *cmd, const char *board_name, int rc,

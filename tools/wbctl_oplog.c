@@ -155,20 +155,46 @@ static void print_problem(void *arg, const char *segment, uint64_t offset,
     printf("%s:%" PRIu64 ": %s\n", segment, offset, reason);
 }
 
+/* verify: problems and a per-segment progress bar (erased before each
+ * problem line so that the two never share a line on a terminal). */
+typedef struct verify_ctx {
+    int problems;
+    wbctl_progress bar;
+} verify_ctx;
+
+static void verify_problem(void *arg, const char *segment, uint64_t offset,
+                           int code, const char *reason)
+{
+    verify_ctx *v = arg;
+    wbctl_progress_end(&v->bar);
+    fflush(stdout);
+    print_problem(&v->problems, segment, offset, code, reason);
+    fflush(stdout);
+}
+
+static void verify_progress(void *arg, size_t done, size_t total)
+{
+    verify_ctx *v = arg;
+    wbctl_progress_update(&v->bar, done, total);
+}
+
 int wbctl_cmd_verify(int argc, char **argv)
 {
     static const char usage[] = "wbctl verify DATA_DIR";
     static const char help[] =
         "Checks every segment of the oplog in DATA_DIR in full: headers,\n"
         "record checksums and framing, sequence continuity. Prints one line\n"
-        "per problem, SEGMENT:OFFSET: reason. Exit 0: clean; 1: problems\n"
-        "found or the check failed; 2: usage error.\n";
+        "per problem, SEGMENT:OFFSET: reason; on a terminal a progress bar\n"
+        "(segments checked) on stderr. Exit 0: clean; 1: problems found or\n"
+        "the check failed; 2: usage error.\n";
     oplog_opts o;
     int rc = parse_opts(argc, argv, usage, help, "", &o);
     if (rc >= 0)
         return rc;
-    int problems = 0;
-    rc = oplog_verify(o.dir, print_problem, &problems);
+    verify_ctx v = {0};
+    wbctl_progress_begin(&v.bar, "verify: checking segments");
+    rc = oplog_verify_progress(o.dir, verify_problem, &v, verify_progress, &v);
+    wbctl_progress_end(&v.bar);
     if (rc < 0) {
         fprintf(stderr, "wbctl verify: %s: %s\n", o.dir, wb_strerror(rc));
         return WBCTL_FAIL;

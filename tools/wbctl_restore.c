@@ -312,8 +312,12 @@ static int do_fork(const restore_opts *o, wbctl_data *d,
         return WBCTL_FAIL;
     }
     restore_fork_result fr;
-    int rc = restore_fork(d->store, d->oplog, o->board, t, NULL, o->as,
+    restore_options opts = {0};
+    wbctl_replay_bar rb;
+    wbctl_replay_bar_begin(&rb, "restore", d->oplog, &opts);
+    int rc = restore_fork(d->store, d->oplog, o->board, t, &opts, o->as,
                           d->store, 0, &fr);
+    wbctl_replay_bar_end(&rb);
     if (rc == WB_EEXIST)
         fprintf(stderr, "wbctl restore: board '%s' already exists in %s\n",
                 o->as, o->dir);
