@@ -8,7 +8,8 @@
  *   POST /api/v1/auth/guest       {"name"} -> {"token"} when guest sign-in
  *                                 is on (403 otherwise)
  *   *    /api/v1/boards...        http_boards.c (Bearer JWT)
- *   GET  anything else            static files from the web directory
+ *   GET  anything else            static files from the web directory;
+ *                                 /b/{id} (a board's URL) serves index.html
  *
  * Everything under /api/ answers 503 while the node is not ready.
  */
@@ -141,6 +142,10 @@ static void http_static(node *n, http_req *r)
         http_error(r, 404, "not found");
         return;
     }
+    /* A board's shareable URL, /b/{id}, is the client's page (app.js
+     * routes on the path). */
+    if (!strncmp(p, "/b/", 3))
+        p = "/";
     char path[1024];
     const char *dir = getenv("WB_WEB_ROOT");
     snprintf(path, sizeof path, "%s%s%s", dir && *dir ? dir : WB_WEB_DIR, p,
