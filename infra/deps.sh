@@ -11,7 +11,8 @@ BUILD_PKGS=(build-essential cmake ninja-build pkg-config clang
 TEST_PKGS=(libclang-rt-14-dev lmdb-utils curl python3 util-linux bsdutils
            prometheus # promtool: test_node_http checks /metrics
            redis-server # test_repl_*: real Redis for replication
-           python3-mockupdb python3-mongomock) # tests/mongo_server.py (test_mirror_*)
+           python3-mockupdb python3-mongomock # tests/mongo_server.py (test_mirror_*)
+           python3-yaml) # test_infra_yaml: compose and k8s manifests
 
 want=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then
