@@ -215,7 +215,8 @@ static struct lws_context *server_create(node *n, char *host, size_t hostlen,
         return NULL;
     }
     server_protocols[1].per_session_data_size = ws_conn_size();
-    server_protocols[1].rx_buffer_size = 65536;
+    server_protocols[1].rx_buffer_size = WS_RX_BUFFER;
+    server_protocols[1].tx_packet_size = WS_TX_CHUNK;
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.port = *port;

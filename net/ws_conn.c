@@ -3,9 +3,16 @@
  * ws_hub.c) to libwebsockets and to the node (ws_conn.h, ws_hub.h).
  *
  * The per-session user data lws allocates (ws_conn_size) holds only a
- * pointer to the ws_sess. Frames go out one per writable callback with
- * lws_write on the shared, refcounted buffer (its WS_BUF_PRE headroom is
- * where lws puts the WebSocket header). A fatal error is flushed first:
+ * pointer to the ws_sess. Frames go out with lws_write on the shared,
+ * refcounted buffer (its WS_BUF_PRE headroom is where lws puts the
+ * WebSocket header), several per writable callback while the socket takes
+ * them (lws_send_pipe_choked), up to WS_TX_BUDGET bytes. A frame larger
+ * than WS_TX_CHUNK (the protocol's tx_packet_size, server.c) goes out as
+ * WebSocket fragments of at most that size, one lws_write each, so lws
+ * never copies a large remainder: the header of a later fragment is
+ * written into the LWS_PRE bytes before it, which belong to the shared
+ * frame, so they are saved and put back around the call (lws has sent or
+ * copied them when lws_write returns). A fatal error is flushed first:
  * ws_conn_receive keeps the connection until the writable callback has sent
  * the error frame, then closes with the session's close code. A client that
  * stops reading cannot hold a closing session open: lws's close timeout
@@ -28,6 +35,7 @@
 #include "ws_internal.h"
 
 _Static_assert(LWS_PRE <= WS_BUF_PRE, "ws_buf headroom must hold LWS_PRE");
+_Static_assert(WS_TX_CHUNK >= LWS_PRE, "a fragment's header fits before it");
 
 typedef struct ws_pss {
     ws_sess *s;
@@ -190,22 +198,46 @@ int ws_conn_receive(node *n, struct lws *wsi, void *pss, const void *in,
     return 0;
 }
 
+/* Writes the next piece of the head frame (all of it, or the next
+ * fragment). Returns the bytes written or -1. */
+static int write_piece(struct lws *wsi, const uint8_t *data, size_t len,
+                       size_t sent)
+{
+    size_t chunk = len - sent;
+    if (chunk > WS_TX_CHUNK)
+        chunk = WS_TX_CHUNK;
+    int flags = sent ? LWS_WRITE_CONTINUATION : LWS_WRITE_BINARY;
+    if (sent + chunk < len)
+        flags |= LWS_WRITE_NO_FIN;
+    unsigned char *at = (unsigned char *)data + sent;
+    unsigned char save[LWS_PRE];
+    if (sent) /* the previous fragment's bytes: shared, put them back */
+        memcpy(save, at - LWS_PRE, LWS_PRE);
+    int w = lws_write(wsi, at, chunk, (enum lws_write_protocol)flags);
+    if (sent)
+        memcpy(at - LWS_PRE, save, LWS_PRE);
+    return w < (int)chunk ? -1 : (int)chunk;
+}
+
 int ws_conn_writable(node *n, struct lws *wsi, void *pss)
 {
     ws_pss *p = pss;
     if (!p->s)
         return -1;
     const uint8_t *data;
-    size_t len;
-    if (ws_sess_peek(p->s, &data, &len)) {
-        /* lws writes the header into the headroom before data */
-        int w = lws_write(wsi, (unsigned char *)data, len, LWS_WRITE_BINARY);
-        ws_sess_pop(p->s);
-        if (w < (int)len)
-            return -1;
-        if (ws_sess_peek(p->s, &data, &len) || ws_sess_close_code(p->s, NULL))
+    size_t len, sent, budget = WS_TX_BUDGET;
+    int pieces = 0;
+    while (ws_sess_peek_part(p->s, &data, &len, &sent)) {
+        if (pieces && (budget == 0 || lws_send_pipe_choked(wsi))) {
             lws_callback_on_writable(wsi);
-        return 0;
+            return 0;
+        }
+        int w = write_piece(wsi, data, len, sent);
+        if (w < 0)
+            return -1;
+        ws_sess_sent(p->s, (size_t)w);
+        budget = budget > (size_t)w ? budget - (size_t)w : 0;
+        pieces++;
     }
     const char *reason;
     int code = ws_sess_close_code(p->s, &reason);

@@ -25,6 +25,16 @@
 struct lws;
 typedef struct node node; /* net/node.h */
 
+/* lws_protocols of "wb.v1" (server.c): rx_buffer_size WS_RX_BUFFER, the
+ * bytes lws keeps per connection for incoming data (messages larger than
+ * it arrive in pieces and are reassembled; an idle session costs little);
+ * tx_packet_size WS_TX_CHUNK, the largest piece written at once (larger
+ * frames go out as WebSocket fragments). WS_TX_BUDGET: bytes written per
+ * writable callback before yielding to other connections. */
+#define WS_RX_BUFFER 1024u
+#define WS_TX_CHUNK 65536u
+#define WS_TX_BUDGET (256u * 1024u)
+
 /* Bytes of per-session user data (lws_protocols.per_session_data_size). */
 size_t ws_conn_size(void);
 

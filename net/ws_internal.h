@@ -171,8 +171,17 @@ int ws_sess_enqueue(ws_sess *s, ws_buf *b, enum ws_qkind kind);
 typedef struct ws_qent {
     struct ws_qent *next;
     ws_buf *buf;
+    size_t sent; /* bytes the transport has written (a large frame goes
+                    out in several WebSocket fragments) */
     int counted; /* counted in qbytes */
 } ws_qent;
+
+/* The transport's view of the head frame: 1 and the whole frame (*p,
+ * *len) and how much of it was written (*sent), or 0 when empty. */
+int ws_sess_peek_part(ws_sess *s, const uint8_t **p, size_t *len,
+                      size_t *sent);
+/* n more bytes of the head frame were written; pops it when complete. */
+void ws_sess_sent(ws_sess *s, size_t n);
 
 enum ws_sess_state {
     WS_AWAIT_HELLO = 0,

@@ -65,6 +65,7 @@ int ws_sess_enqueue(ws_sess *s, ws_buf *b, enum ws_qkind kind)
     b->refs++;
     q->buf = b;
     q->next = NULL;
+    q->sent = 0;
     q->counted = kind != WS_Q_WELCOME;
     if (q->counted)
         s->qbytes += b->len;
@@ -86,6 +87,27 @@ int ws_sess_peek(ws_sess *s, const uint8_t **p, size_t *len)
     *p = s->qhead->buf->data;
     *len = s->qhead->buf->len;
     return 1;
+}
+
+int ws_sess_peek_part(ws_sess *s, const uint8_t **p, size_t *len,
+                      size_t *sent)
+{
+    if (!s->qhead)
+        return 0;
+    *p = s->qhead->buf->data;
+    *len = s->qhead->buf->len;
+    *sent = s->qhead->sent;
+    return 1;
+}
+
+void ws_sess_sent(ws_sess *s, size_t n)
+{
+    ws_qent *q = s->qhead;
+    if (!q)
+        return;
+    q->sent += n;
+    if (q->sent >= q->buf->len)
+        ws_sess_pop(s);
 }
 
 void ws_sess_pop(ws_sess *s)

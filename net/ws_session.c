@@ -418,6 +418,16 @@ int ws_sess_receive(ws_sess *s, const uint8_t *in, size_t len, int first,
     }
     if (first)
         s->rx_len = 0;
+    if (first && final && len <= s->hub->o.max_frame) {
+        /* a whole message (the usual case): no copy, no buffer kept */
+        if (s->hub->o.msgs_in)
+            metrics_inc(s->hub->o.msgs_in);
+        if (s->state == WS_JOINING)
+            hold(s, in, len);
+        else
+            on_frame(s, in, len);
+        return s->state == WS_CLOSING ? -1 : 0;
+    }
     if (len > s->hub->o.max_frame - s->rx_len) {
         ws_sess_error(s, WS_CODE_TOO_BIG, WS_CLOSE_TOO_BIG, "frame too big");
         return -1;
@@ -446,7 +456,7 @@ int ws_sess_receive(ws_sess *s, const uint8_t *in, size_t len, int first,
     else
         on_frame(s, s->rx, s->rx_len);
     s->rx_len = 0;
-    if (s->rx_cap > 65536) { /* do not keep a big buffer per idle client */
+    if (s->rx_cap > 16384) { /* do not keep a big buffer per idle client */
         free(s->rx);
         s->rx = NULL;
         s->rx_cap = 0;
