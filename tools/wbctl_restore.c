@@ -31,6 +31,7 @@
 #include "wb_error.h"
 #include "wbctl.h"
 #include "wbctl_data.h"
+#include "wbctl_mongo.h"
 
 static const char restore_usage[] =
     "wbctl restore DATA_DIR --board ID [--snapshot SNAP_ID|latest] "
@@ -343,6 +344,9 @@ static int do_fork(const restore_opts *o, wbctl_data *d,
 
 int wbctl_cmd_restore(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) /* from the Mongo mirror: wbctl_mongo.c */
+        if (strncmp(argv[i], "--from-mongo", 12) == 0)
+            return wbctl_cmd_restore_mongo(argc, argv);
     restore_opts o;
     int rc = parse(argc, argv, &o);
     if (rc >= 0)
