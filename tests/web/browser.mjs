@@ -1,0 +1,307 @@
+// browser.mjs WHITEBOARDD SOURCE_DIR WORK_DIR ARTIFACT_DIR: the web client in
+// a real browser (Debian's chromium driven by playwright-core) against a
+// real whiteboardd on 127.0.0.1 that this script starts, restarts (SIGTERM,
+// then SIGKILL) and stops, by PID only (written to WORK_DIR/node.pid for the
+// shell wrapper's trap). Checks issue 5's list:
+//  1. A draws a stroke, a rectangle, an arrow and a text: each is rendered in
+//     B (SVG nodes with the right geometry/colour/text) and the server's
+//     element count (GET /api/v1/boards/{id}) matches;
+//  2. A's cursor is visible in B with A's name;
+//  3. A undoes: the element disappears in B; A redoes: it is back;
+//  4. B reloads: the same board;
+//  5. SIGTERM restart, then SIGKILL restart: both pages reconnect by
+//     themselves and show the same state; an op drawn while the server was
+//     down arrives once (the oplog history holds exactly one op for it);
+//  6. a viewer cannot draw (tools hidden; a forced submit is refused by the
+//     server and nothing is stored);
+//  7. no uncaught errors in any page (the browser's own "connection failed"
+//     lines while the server is down are network noise, not page errors).
+// Screenshots of both pages go to ARTIFACT_DIR. Every wait is bounded.
+import { spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { mkdirSync, writeFileSync, readFileSync, existsSync } from "node:fs";
+import net from "node:net";
+import { chromium } from "playwright-core";
+
+const [BIN, SRC, WORK, ART] = process.argv.slice(2);
+const SECRET = "web-test-secret-0123456789abcdefghijklmnop";
+const CHROMIUM = process.env.WB_CHROMIUM || "/usr/bin/chromium";
+let fails = 0;
+const t0 = Date.now();
+const log = (...a) => console.log("[" + ((Date.now() - t0) / 1000).toFixed(1) + "s]", ...a);
+function check(cond, msg) {
+  if (!cond) { fails++; console.log("FAIL: " + msg); } else log("ok: " + msg);
+  return cond;
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(fn, ms = 10000, step = 100) {
+  const end = Date.now() + ms;
+  for (;;) {
+    let v;
+    try { v = await fn(); } catch (e) { v = false; }
+    if (v) return v;
+    if (Date.now() > end) return false;
+    await sleep(step);
+  }
+}
+mkdirSync(ART, { recursive: true });
+setTimeout(() => { console.log("FAIL: browser test timed out (300 s)"); process.exit(100); }, 300000).unref();
+
+// ---- the node -------------------------------------------------------------------
+const port = await new Promise((resolve) => {
+  const s = net.createServer();
+  s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); });
+});
+const BASE = "http://127.0.0.1:" + port;
+let server = null;
+async function startNode() {
+  const out = WORK + "/node.stdout";
+  writeFileSync(out, "");
+  const p = spawn(BIN, ["--data-dir", WORK + "/data", "--listen", "127.0.0.1:" + port, "--log-level", "warn",
+    "--rate-conn", "0", "--rate-user", "0"], {
+    env: { ...process.env, JWT_SECRET: SECRET, WB_GUEST: "on", WB_WEB_ROOT: SRC + "/net/web" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  p.stdout.on("data", (d) => writeFileSync(out, d, { flag: "a" }));
+  p.stderr.on("data", (d) => writeFileSync(WORK + "/node.log", d, { flag: "a" }));
+  p.exited = new Promise((r) => p.on("exit", (code, sig) => r({ code, sig })));
+  writeFileSync(WORK + "/node.pid", String(p.pid));
+  server = p;
+  const ready = await until(async () => (await fetch(BASE + "/readyz")).status === 200, 60000, 100);
+  if (!check(ready, "whiteboardd ready on " + BASE)) process.exit(1);
+}
+async function stopNode(sig) {
+  const p = server;
+  p.kill(sig);
+  const r = await Promise.race([p.exited, sleep(60000).then(() => null)]);
+  check(r !== null, "whiteboardd exited after " + sig);
+  if (sig === "SIGTERM") check(r && r.code === 0, "clean exit 0 after SIGTERM (got " + JSON.stringify(r) + ")");
+  writeFileSync(WORK + "/node.pid", "");
+}
+
+// ---- helpers ----------------------------------------------------------------------
+const b64u = (b) => Buffer.from(b).toString("base64url");
+function jwt(claims) {
+  const now = Math.floor(Date.now() / 1000);
+  const head = b64u(JSON.stringify({ alg: "HS256", typ: "JWT" }));
+  const pay = b64u(JSON.stringify({ iat: now - 5, exp: now + 3600, ...claims }));
+  return head + "." + pay + "." + b64u(createHmac("sha256", SECRET).update(head + "." + pay).digest());
+}
+const ADMIN = jwt({ sub: "test-admin", role: "owner" });
+async function serverBoard(id) {
+  const r = await fetch(BASE + "/api/v1/boards/" + id, { headers: { Authorization: "Bearer " + ADMIN } });
+  return r.status === 200 ? r.json() : null;
+}
+async function history(id) {
+  const ops = [];
+  let since = 0;
+  for (let i = 0; i < 50; i++) {
+    const r = await (await fetch(BASE + "/api/v1/boards/" + id + "/ops?since=" + since + "&limit=1000", { headers: { Authorization: "Bearer " + ADMIN } })).json();
+    for (const b of r.batches) ops.push(...b.ops);
+    since = r.next;
+    if (!r.more) break;
+  }
+  return ops;
+}
+// what a page has rendered: [{id, type}] from the SVG layer
+const rendered = (page) => page.$$eval("#layer-elements > g[data-id]", (gs) => gs.map((g) => ({ id: g.dataset.id, type: g.dataset.type })));
+const countType = async (page, type) => (await rendered(page)).filter((e) => e.type === type).length;
+const connState = (page) => page.$eval("#conn", (e) => e.dataset.state);
+
+// ---- the browser --------------------------------------------------------------------
+await startNode();
+const browser = await chromium.launch({
+  executablePath: CHROMIUM, headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+});
+const errors = [];
+let serverDown = false;
+function watch(page, name) {
+  page.on("pageerror", (e) => errors.push(name + ": uncaught " + e.message));
+  page.on("console", (m) => {
+    if (m.type() !== "error") return;
+    const t = m.text();
+    const network = /WebSocket connection to .* failed|Failed to load resource|net::ERR_CONNECTION_REFUSED/.test(t);
+    if (network && serverDown) return;
+    errors.push(name + ": console.error " + t);
+  });
+}
+async function newPage(name) {
+  const ctx = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  const page = await ctx.newPage();
+  watch(page, name);
+  return page;
+}
+async function guest(page, name) {
+  await page.fill("#guest-name", name);
+  await page.click("#guest-go");
+}
+
+const A = await newPage("A");
+await A.goto(BASE + "/");
+await guest(A, "Alice");
+await A.waitForSelector("#create-form", { timeout: 10000 });
+await A.fill("#new-title", "Browser test");
+await A.click("#create-go");
+await A.waitForURL(/\/b\/[A-Za-z0-9_-]+$/, { timeout: 10000 });
+const BOARD = new URL(A.url()).pathname.split("/")[2];
+check(await until(async () => (await connState(A)) === "connected"), "A: board " + BOARD + " open, connected");
+
+const B = await newPage("B");
+await B.goto(BASE + "/b/" + BOARD); // the shared link: sign-in first, then the board
+await guest(B, "Bob");
+await B.waitForURL(/\/b\//, { timeout: 10000 });
+check(await until(async () => (await connState(B)) === "connected"), "B: followed the shared link, signed in, connected");
+
+// 1. A draws a stroke, a rectangle (red), an arrow and a text
+async function drag(page, from, to, steps = 12) {
+  await page.mouse.move(from[0], from[1]);
+  await page.mouse.down();
+  await page.mouse.move(to[0], to[1], { steps });
+  await page.mouse.up();
+}
+await A.keyboard.press("p");
+await A.mouse.move(300, 300);
+await A.mouse.down();
+for (let i = 1; i <= 30; i++) await A.mouse.move(300 + i * 8, 300 + Math.sin(i / 4) * 40);
+await A.mouse.up();
+await A.click('.swatch[title="strokeColor"][data-colour="e03131ff"]');
+await A.keyboard.press("r");
+await drag(A, [600, 250], [800, 380]);
+await A.keyboard.press("Escape"); // deselect: a colour click restyles the selection
+await A.click('.swatch[title="strokeColor"][data-colour="1971c2ff"]');
+await A.keyboard.press("a");
+await drag(A, [320, 500], [560, 430]);
+await A.keyboard.press("t");
+await A.mouse.click(650, 520);
+await A.waitForFunction(() => document.activeElement && document.activeElement.classList.contains("wb-text-edit"), null, { timeout: 5000 });
+await A.keyboard.type("Hello board");
+await A.keyboard.press("Escape");
+
+const want = { stroke: 1, rect: 1, arrow: 1, text: 1 };
+for (const [type, n] of Object.entries(want)) {
+  check(await until(async () => (await countType(B, type)) === n), "B renders A's " + type);
+}
+const geo = await B.evaluate(() => {
+  const q = (s) => document.querySelector("#layer-elements " + s);
+  return {
+    stroke: q('g[data-type="stroke"] path')?.getAttribute("d") || "",
+    rectStroke: q('g[data-type="rect"] rect')?.getAttribute("stroke"),
+    rectW: Number(q('g[data-type="rect"] rect')?.getAttribute("width")),
+    arrowPaths: document.querySelectorAll('#layer-elements g[data-type="arrow"] path').length,
+    text: q('g[data-type="text"] text')?.textContent,
+  };
+});
+check(geo.stroke.includes("Q"), "B: the stroke is drawn smoothed (quadratic segments): " + geo.stroke.slice(0, 40));
+check(geo.rectStroke === "#e03131" && Math.abs(geo.rectW - 20000) < 200, "B: the rectangle is red and 200 px wide (" + geo.rectStroke + ", " + geo.rectW + ")");
+check(geo.arrowPaths === 2, "B: the arrow has its shaft and head");
+check(geo.text === "Hello board", "B: the text reads 'Hello board' (" + geo.text + ")");
+const sb = await until(async () => { const b = await serverBoard(BOARD); return b && b.elements.length === 4 ? b : false; });
+check(sb, "server: 4 elements (" + (sb ? sb.elements.map((e) => e.type).join(",") : "?") + ")");
+const idsA = (await rendered(A)).map((e) => e.id).sort().join(",");
+check(idsA === (await rendered(B)).map((e) => e.id).sort().join(","), "A and B render the same elements");
+check(sb && sb.elements.map((e) => e.id).sort().join(",") === idsA, "the server holds exactly the rendered elements");
+
+// 2. A's cursor in B with A's name
+await A.mouse.move(500, 650);
+await A.mouse.move(520, 660, { steps: 3 });
+check(await until(async () => (await B.$$eval(".wb-cursor .name", (n) => n.map((x) => x.textContent))).includes("Alice")),
+  "B shows A's cursor labelled Alice");
+check(await until(async () => (await B.$$eval("#presence li", (n) => n.map((x) => x.textContent))).includes("Alice")), "B's presence list has Alice");
+
+// 3. undo / redo
+await A.keyboard.press("Control+z");
+check(await until(async () => (await countType(B, "text")) === 0), "A undoes the text: gone in B");
+await A.keyboard.press("Control+Shift+z");
+check(await until(async () => (await countType(B, "text")) === 1), "A redoes: the text is back in B");
+check(await until(async () => (await serverBoard(BOARD)).elements.length === 4), "server: 4 elements after undo + redo");
+
+// 4. B reloads
+await B.reload();
+check(await until(async () => (await connState(B)) === "connected"), "B reloaded and connected");
+check(await until(async () => (await rendered(B)).map((e) => e.id).sort().join(",") === idsA), "B after reload: the same elements");
+
+// 5. restarts; an op drawn while the node is down arrives once
+async function outage(sig, shape, from, to) {
+  serverDown = true;
+  await stopNode(sig);
+  check(await until(async () => (await connState(A)) !== "connected" && (await connState(B)) !== "connected", 10000),
+    sig + ": both indicators leave 'connected' (" + (await connState(A)) + ")");
+  await A.keyboard.press(shape === "ellipse" ? "o" : "r");
+  const before = new Set((await rendered(A)).map((e) => e.id));
+  await drag(A, from, to);
+  const mine = await until(async () => (await rendered(A)).find((e) => !before.has(e.id)), 3000);
+  check(mine && mine.type === shape, sig + ": A's offline " + shape + " shows at once in A");
+  await sleep(700); // a reconnect attempt or two fail meanwhile
+  await startNode();
+  serverDown = false;
+  check(await until(async () => (await connState(A)) === "connected" && (await connState(B)) === "connected", 20000),
+    sig + ": both pages reconnected by themselves");
+  check(mine && await until(async () => (await rendered(B)).some((e) => e.id === mine.id), 10000), sig + ": B receives the offline " + shape);
+  const sbx = await until(async () => { const b = await serverBoard(BOARD); return b && b.elements.length === before.size + 1 ? b : false; });
+  check(sbx, sig + ": server has " + (before.size + 1) + " elements");
+  const h = await history(BOARD);
+  const n = mine ? h.filter((o) => o.id === mine.id).length : -1;
+  check(n === 1, sig + ": the offline op is in the server's history exactly once (" + n + ")");
+  const same = async () => {
+    const a = (await rendered(A)).map((e) => e.id).sort().join(",");
+    const b = (await rendered(B)).map((e) => e.id).sort().join(",");
+    const s = (await serverBoard(BOARD)).elements.map((e) => e.id).sort().join(",");
+    return a === b && b === s;
+  };
+  check(await until(same), sig + ": A, B and the server agree on the elements");
+  check(await A.evaluate(() => window.__wb.conn.pending.length === 0), sig + ": A's queue is empty (acked)");
+}
+await outage("SIGTERM", "rect", [350, 620], [450, 700]);
+await outage("SIGKILL", "ellipse", [900, 500], [1050, 650]);
+
+// 6. a viewer cannot draw
+const V = await newPage("V");
+await V.goto(BASE + "/");
+await V.fill("#token-input", jwt({ sub: "viewer-1", name: "Vera", role: "viewer" }));
+await V.click("#token-form button");
+await V.goto(BASE + "/b/" + BOARD);
+check(await until(async () => (await connState(V)) === "connected"), "viewer connected");
+check(await until(async () => (await V.$eval("#role", (e) => e.textContent)) === "viewer"), "viewer: role shown");
+const count0 = (await serverBoard(BOARD)).elements.length;
+check(await V.evaluate(() => document.body.classList.contains("readonly") &&
+  getComputedStyle(document.querySelector('[data-tool="pen"]')).display === "none"), "viewer: drawing tools hidden");
+await V.keyboard.press("r");
+await drag(V, [700, 600], [850, 700]);
+await V.keyboard.press("Delete");
+check((await rendered(V)).length === count0, "viewer: drag with the rectangle key draws nothing");
+await V.evaluate(() => window.__wb.conn.submit([{ kind: "upsert", id: "forced-by-viewer", props: { type: "rect", x: 0, y: 0, width: 5000, height: 5000 } }]));
+check(await until(() => V.evaluate(() => window.__wb.conn.pending.length === 0), 5000), "viewer: a forced op is answered (refused)");
+await sleep(500);
+const sv = await serverBoard(BOARD);
+check(sv.elements.length === count0 && !sv.elements.some((e) => e.id === "forced-by-viewer"), "viewer: the server stored nothing");
+check(!(await rendered(B)).some((e) => e.id === "forced-by-viewer"), "viewer: nothing reached B");
+check(await until(async () => (await V.$$eval(".wb-cursor .name", (n) => n.map((x) => x.textContent))).length >= 0), "viewer page alive");
+
+// exports work (PNG and SVG from the client)
+const exp = await A.evaluate(async () => {
+  const { exportSvg, exportPng } = await import("/render.js");
+  const els = window.__wb.editor.elements();
+  const svg = exportSvg(els).text;
+  const png = await exportPng(els);
+  const head = new Uint8Array(await png.slice(0, 8).arrayBuffer());
+  return { svgShapes: (svg.match(/data-id=/g) || []).length, png: Array.from(head), size: png.size, n: els.length };
+});
+check(exp.svgShapes === exp.n && exp.n >= 6, "SVG export holds every element (" + exp.svgShapes + "/" + exp.n + ")");
+check(exp.png[0] === 0x89 && exp.png[1] === 0x50 && exp.size > 1000, "PNG export is a PNG (" + exp.size + " bytes)");
+
+// screenshots, then 7.
+await A.mouse.move(760, 420);
+await sleep(600);
+await A.screenshot({ path: ART + "/web-A.png" });
+await B.screenshot({ path: ART + "/web-B.png" });
+check(existsSync(ART + "/web-A.png") && existsSync(ART + "/web-B.png"), "screenshots saved in " + ART);
+check(errors.length === 0, "no uncaught errors in the pages" + (errors.length ? ":\n  " + errors.join("\n  ") : ""));
+
+await browser.close();
+await stopNode("SIGTERM");
+const nodeLog = existsSync(WORK + "/node.log") ? readFileSync(WORK + "/node.log", "utf8") : "";
+check(!/AddressSanitizer|runtime error|LeakSanitizer/.test(nodeLog), "no sanitizer report in the node log");
+console.log(fails ? fails + " check(s) failed" : "browser: all checks passed");
+process.exit(Math.min(fails, 100));
