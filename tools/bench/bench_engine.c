@@ -226,10 +226,19 @@ static void bench_ingest(void)
                 p50[r] = x.p50_us;
                 p99[r] = x.p99_us;
             }
+            double ms = bench_median(s, (size_t)runs);
+            double mp99 = bench_median(p99, (size_t)runs);
             printf("  %-7s %-8d %12.0f %12.0f %12.0f\n",
-                   stroke ? "stroke" : "move", nt, bench_median(s, (size_t)runs),
-                   bench_median(p50, (size_t)runs), bench_median(p99, (size_t)runs));
+                   stroke ? "stroke" : "move", nt, ms,
+                   bench_median(p50, (size_t)runs), mp99);
             fflush(stdout);
+            char fig[96];
+            snprintf(fig, sizeof fig, "ingest ops/s, %s, %d thread%s",
+                     stroke ? "stroke" : "move", nt, nt > 1 ? "s" : "");
+            bench_row(fig, ms, "ops/s", NULL, 0);
+            snprintf(fig, sizeof fig, "ingest ack p99, %s, %d thread%s",
+                     stroke ? "stroke" : "move", nt, nt > 1 ? "s" : "");
+            bench_row(fig, mp99 / 1000.0, "ms", NULL, 0);
         }
     }
 }

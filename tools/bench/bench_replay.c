@@ -284,6 +284,10 @@ int main(void)
            "  (%" PRIu64 " ops of 1 board applied)\n",
            "(d) restore_board 1 of 4", m, (double)n / m / 1e6, cm,
            (double)n / cm / 1e6, cm / cmed[0], ops);
+    bench_row("replay ops/s (read + decode + apply)", (double)n / med[2],
+              "ops/s", "raw read+checksum", (double)n / med[0]);
+    bench_row("replay decode ops/s (read + decode)", (double)n / med[1],
+              "ops/s", "raw read+checksum", (double)n / med[0]);
     bench_rmtree(dir);
     return 0;
 }

@@ -58,3 +58,14 @@ void bench_rmtree(const char *path)
         /* best effort */
     }
 }
+
+void bench_row(const char *figure, double value, const char *unit,
+               const char *ceiling_label, double ceiling)
+{
+    if (ceiling_label)
+        printf("@row\t%s\t%.6g\t%s\t%s\t%.6g\n", figure, value, unit,
+               ceiling_label, ceiling);
+    else
+        printf("@row\t%s\t%.6g\t%s\t\t\n", figure, value, unit);
+    fflush(stdout);
+}

@@ -27,4 +27,11 @@ const char *bench_dir(const char *tag);
 /* Removes a directory tree made by bench_dir. */
 void bench_rmtree(const char *path);
 
+/* One machine-readable summary line for the suite (infra/bench.sh), after
+ * the human output:  @row<TAB>figure<TAB>value<TAB>unit<TAB>ceiling-label
+ * <TAB>ceiling. The ceiling is the raw limit measured in the same run (or a
+ * target, labelled so); label NULL: none. */
+void bench_row(const char *figure, double value, const char *unit,
+               const char *ceiling_label, double ceiling);
+
 #endif
