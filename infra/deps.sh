@@ -12,7 +12,8 @@ TEST_PKGS=(libclang-rt-14-dev lmdb-utils curl python3 util-linux bsdutils
            prometheus # promtool: test_node_http checks /metrics
            redis-server # test_repl_*: real Redis for replication
            python3-mockupdb python3-mongomock # tests/mongo_server.py (test_mirror_*)
-           python3-yaml) # test_infra_yaml: compose and k8s manifests
+           python3-yaml # test_infra_yaml: compose and k8s manifests
+           chromium nodejs) # test_web_browser: the web client in a real browser
 
 want=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then
@@ -31,5 +32,18 @@ if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The browser tests' driver (npm playwright-core, an exact version pinned in
+# tests/web/package.json; it uses Debian's chromium, never downloads one).
+if [[ "${1:-}" == "--test" ]]; then
+    web=$(cd "$(dirname "$0")/../tests/web" && pwd)
+    want_pw=$(sed -n 's/.*"playwright-core": "\([^"]*\)".*/\1/p' "$web/package.json")
+    have_pw=$(sed -n 's/.*"version": "\([^"]*\)".*/\1/p' \
+              "$web/node_modules/playwright-core/package.json" 2>/dev/null | head -1)
+    if [[ "$have_pw" != "$want_pw" ]]; then
+        echo "deps: npm install playwright-core@$want_pw (tests/web)"
+        npm install --prefix "$web" --no-audit --no-fund --no-package-lock \
+            --loglevel=error >/dev/null
+    fi
 fi
 echo "deps: ok"
