@@ -74,17 +74,6 @@ static const cfg_setting settings[] = {
      NULL,
      "host:port peers use to reach this node's internal API; empty: the "
      "listen address."},
-    {"redis-shards", "WB_REDIS_SHARDS", CFG_INT, F(redis_shards), "8", 1,
-     1024, NULL, 0, NULL,
-     "Shard streams ops are spread over (by board); the same on every node."},
-    {"redis-retention", "WB_REDIS_RETENTION", CFG_INT, F(redis_retention),
-     "100000", 10, 1000000000, NULL, 0, NULL,
-     "Entries kept per shard stream (approximate MAXLEN trimming); a node "
-     "away longer repairs from a peer."},
-    {"advertise", "WB_ADVERTISE", CFG_STRING, F(advertise), "", 0, 0, NULL, 0,
-     NULL,
-     "host:port peers use to reach this node's internal API; empty: the "
-     "listen address."},
     {"mongo-url", "MONGO_URL", CFG_STRING, F(mongo_url), "", 0, 0, NULL,
      CFG_F_URL, cfg_check_mongo_url,
      "mongodb:// or mongodb+srv:// URL of the analytics mirror; empty: none."},

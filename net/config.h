@@ -86,9 +86,6 @@ typedef struct cfg {
     int64_t redis_shards;       /* WB_REDIS_SHARDS: shard streams */
     int64_t redis_retention;    /* WB_REDIS_RETENTION: entries per stream */
     char *advertise;            /* WB_ADVERTISE host:port; "": listen */
-    int64_t redis_shards;       /* WB_REDIS_SHARDS: shard streams */
-    int64_t redis_retention;    /* WB_REDIS_RETENTION: entries per stream */
-    char *advertise;            /* WB_ADVERTISE host:port; "": listen */
     char *mongo_url;            /* MONGO_URL; "": no mirror */
     int mirror_all;             /* WB_MIRROR_ALL: mirror replicated ops too */
     int64_t mirror_doc_max;     /* WB_MIRROR_DOC_MAX, bytes */
