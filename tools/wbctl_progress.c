@@ -1,7 +1,8 @@
 /*
- * wbctl_progress.c: a one-line progress bar on stderr for long scans
- * (stats, compact --retain-seconds). Only when stderr is a terminal (and
- * WBCTL_NO_PROGRESS is unset): scripts and logs never see it. Redrawn at
+ * wbctl_progress.c: a one-line progress bar on stderr for long operations
+ * (stats, compact --retain-seconds, verify, restore/export replay, seed).
+ * Only when stderr is a terminal (and WBCTL_NO_PROGRESS is unset): scripts
+ * and logs never see it. Redrawn at
  * most every 100 ms with "\r"; wbctl_progress_end erases the line, so the
  * real output is left as if there had been no bar.
  */
