@@ -222,6 +222,10 @@ void http_dispatch(node *n, http_req *r)
             http_metrics(n, r);
         return;
     }
+    if (!strncmp(p, "/internal/", 10)) { /* peers: http_internal_peer.c */
+        http_internal_peer(n, r);
+        return;
+    }
     if (!strncmp(p, "/api/", 5)) {
         if (!atomic_load(&n->ready) || atomic_load(&n->stopping)) {
             snprintf(r->extra_hdr, sizeof r->extra_hdr, "Retry-After: 1");

@@ -127,6 +127,9 @@ int http_ops_encode(const char *body, size_t len, const char *board,
                     const char *user, uint8_t **out, size_t *outlen,
                     uint32_t *nops, char *err, size_t errlen);
 
+/* http_internal_peer.c: GET /internal/v1/boards/{id}/state (peers). */
+void http_internal_peer(node *n, http_req *r);
+
 /* 1 when id is a valid board id (1..64 bytes of [A-Za-z0-9_-]). */
 int http_board_id_ok(const char *id, size_t len);
 

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "node.h"
 #include "node_internal.h"
+#include "repl.h"
 #include "trace.h"
 #include "wb_error.h"
 #include "ws_hub.h"
@@ -208,6 +209,9 @@ static void node_on_ops(void *ctx, const char *board_id,
     metrics_add(metrics_series_get(n->m.events_total, labels), applied->nops);
     if (atomic_load(&n->started) && n->hub)
         ws_hub_on_ops(n, board_id, applied, enc, len, seq);
+    repl *r = atomic_load(&n->repl);
+    if (r)
+        repl_kick(r); /* new durable ops: the publisher tails the oplog */
 }
 
 /* The value of key=... in the engine's "key=value ..." detail (copied into

@@ -70,6 +70,7 @@ typedef struct node_metrics {
 } node_metrics;
 
 struct node_rest; /* REST waiters: node_rest.c */
+struct repl;      /* replication: repl.h */
 
 typedef struct node {
     const struct cfg *cfg;      /* borrowed; outlives the node */
@@ -96,6 +97,8 @@ typedef struct node {
     atomic_int stopping;        /* 1: shutdown began */
     struct mirror *mirror;      /* owned by mirror.c (mirror_start/stop);
                                    NULL: no Mongo mirror */
+    struct repl *_Atomic repl;  /* owned by whiteboardd.c (repl_start);
+                                   NULL: single node. on_ops kicks it */
 } node;
 
 /* Fills n from cfg (borrowed, must outlive n): JWT keys, metrics, rate

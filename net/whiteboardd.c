@@ -24,6 +24,7 @@
 #include "log.h"
 #include "mirror.h"
 #include "node.h"
+#include "repl.h"
 #include "server.h"
 #include "wb_error.h"
 #include "ws_hub.h"
@@ -75,6 +76,17 @@ static int wbd_load(cfg *c, int argc, char **argv)
     return 0;
 }
 
+/* Replication (REDIS_URL): started before the node says ready; an
+ * unusable URL stops the node (the log says why). */
+static int wbd_repl_start(node *n)
+{
+    repl *r = NULL;
+    if (repl_start(n, &r))
+        return 1;
+    atomic_store(&n->repl, r);
+    return 0;
+}
+
 /* The recovery thread: the engine recovers while the server already
  * answers /healthz (200) and /readyz (503). */
 typedef struct wbd_recovery {
@@ -90,6 +102,8 @@ static void *wbd_recover(void *arg)
         rec->status = 1;
     } else if (ws_hub_create(n)) {
         WBLOG(WBLOG_ERROR, "cannot create the WebSocket hub");
+        rec->status = 1;
+    } else if (wbd_repl_start(n)) {
         rec->status = 1;
     } else {
         node_set_ready(n);
@@ -115,6 +129,7 @@ static int wbd_serve(node *n)
     pthread_join(t, NULL);
     if (rec.status)
         status = 1;
+    repl_stop(atomic_exchange(&n->repl, NULL));
     mirror_stop(n);
     WBLOG(WBLOG_INFO, "closing the engine (drain, final fsync, snapshots)");
     if (node_close_engine(n))
