@@ -17,6 +17,16 @@ packages):
   /usr/bin/python3 tests/mongo_server.py --port-file F [--port N]
                    [--data FILE] [--log FILE]
 
+Fault injection for the mirror's tests (tests/mirror_faults.py):
+  --crash-mid-update N   the Nth update command on `ops` that carries two or
+                         more updates applies the first half, saves, logs
+                         "crash mid-update: applied K of M" and exits with
+                         status 137 without answering: a server dying
+                         mid-bulk
+  --delay-ms D           each update command on `ops` logs "ops update
+                         n=M" and then sleeps D ms before it applies (a slow
+                         server; the write still lands if the client left)
+
 It binds 127.0.0.1 (port 0: a free one), writes the port to --port-file once
 it serves, and runs until SIGTERM/SIGINT/SIGKILL. With --data, every
 collection is loaded from FILE at start and saved to it (BSON, written to a
@@ -48,6 +58,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 import bson
 import mongomock
@@ -116,6 +127,11 @@ class Store:
         os.rename(tmp, self.path)
 
 
+def log(msg):
+    sys.stderr.write('mongo_server: %s\n' % msg)
+    sys.stderr.flush()
+
+
 def dup_error(index, e):
     return {'index': index, 'code': 11000,
             'errmsg': 'E11000 duplicate key error: %s' % (e,)}
@@ -148,12 +164,29 @@ def cmd_insert(st, db, doc):
     return out
 
 
+FAULTS = {'crash_mid_update': 0, 'delay_ms': 0, 'ops_updates': 0}
+
+
 def cmd_update(st, db, doc):
     coll = db[doc['update']]
     ordered = doc.get('ordered', True)
     n = modified = 0
     upserted, errors = [], []
-    for i, u in enumerate(doc.get('updates', [])):
+    updates = doc.get('updates', [])
+    crash_at = None
+    if doc['update'] == 'ops':
+        log('ops update n=%d' % len(updates))
+        if FAULTS['delay_ms']:
+            time.sleep(FAULTS['delay_ms'] / 1000.0)
+        if len(updates) >= 2 and FAULTS['crash_mid_update']:
+            FAULTS['ops_updates'] += 1
+            if FAULTS['ops_updates'] == FAULTS['crash_mid_update']:
+                crash_at = len(updates) // 2
+    for i, u in enumerate(updates):
+        if i == crash_at:
+            st.save()
+            log('crash mid-update: applied %d of %d' % (i, len(updates)))
+            os._exit(137)
         q, upd = u.get('q', {}), u.get('u', {})
         upsert, multi = u.get('upsert', False), u.get('multi', False)
         is_op = any(k.startswith('$') for k in upd)
@@ -357,7 +390,11 @@ def main():
     ap.add_argument('--port', type=int, default=0)
     ap.add_argument('--port-file', required=True)
     ap.add_argument('--data')
+    ap.add_argument('--crash-mid-update', type=int, default=0)
+    ap.add_argument('--delay-ms', type=int, default=0)
     args = ap.parse_args()
+    FAULTS['crash_mid_update'] = args.crash_mid_update
+    FAULTS['delay_ms'] = args.delay_ms
     st = Store(args.data)
     server = mockupdb.MockupDB(port=args.port, request_timeout=int(1e6))
     server._address = ('127.0.0.1', args.port)
