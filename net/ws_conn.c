@@ -12,7 +12,12 @@
  * never copies a large remainder: the header of a later fragment is
  * written into the LWS_PRE bytes before it, which belong to the shared
  * frame, so they are saved and put back around the call (lws has sent or
- * copied them when lws_write returns). A fatal error is flushed first:
+ * copied them when lws_write returns). Small frames queued together are
+ * framed here (one unmasked binary WebSocket frame each, RFC 6455 5.2)
+ * into one buffer and go out in ONE write, as raw bytes (lws_write with
+ * LWS_WRITE_HTTP, which the ws role sends as given): under load a session
+ * gets several frames per service turn, and this makes one send(2) of
+ * them instead of one each. A fatal error is flushed first:
  * ws_conn_receive keeps the connection until the writable callback has sent
  * the error frame, then closes with the session's close code. A client that
  * stops reading cannot hold a closing session open: lws's close timeout
@@ -219,6 +224,51 @@ static int write_piece(struct lws *wsi, const uint8_t *data, size_t len,
     return w < (int)chunk ? -1 : (int)chunk;
 }
 
+/* The WebSocket header of an unfragmented server binary frame of len
+ * bytes into h (at most 10 bytes). Returns its size. */
+static size_t frame_header(uint8_t *h, size_t len)
+{
+    h[0] = 0x82; /* FIN, binary */
+    if (len < 126) {
+        h[1] = (uint8_t)len;
+        return 2;
+    }
+    if (len < 65536) {
+        h[1] = 126;
+        h[2] = (uint8_t)(len >> 8);
+        h[3] = (uint8_t)len;
+        return 4;
+    }
+    h[1] = 127;
+    for (int i = 0; i < 8; i++)
+        h[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+    return 10;
+}
+
+/* Service thread only: the frames of one coalesced write. */
+static unsigned char ws_coalesce[LWS_PRE + WS_TX_CHUNK];
+
+/* Frames the head frame and the whole small frames after it (while they
+ * fit) into ws_coalesce and writes them at once. Returns the bytes
+ * written, 0 when the head frame is not a whole small one, or -1. */
+static int write_coalesced(struct lws *wsi, ws_sess *s)
+{
+    const uint8_t *data;
+    size_t len, sent, n = 0;
+    unsigned char *out = ws_coalesce + LWS_PRE;
+    while (ws_sess_peek_part(s, &data, &len, &sent) && sent == 0 &&
+           len <= WS_TX_SMALL && n + 10 + len <= WS_TX_CHUNK) {
+        n += frame_header(out + n, len);
+        memcpy(out + n, data, len);
+        n += len;
+        ws_sess_sent(s, len);
+    }
+    if (n == 0)
+        return 0;
+    int w = lws_write(wsi, out, n, LWS_WRITE_HTTP);
+    return w < (int)n ? -1 : (int)n;
+}
+
 int ws_conn_writable(node *n, struct lws *wsi, void *pss)
 {
     ws_pss *p = pss;
@@ -232,10 +282,14 @@ int ws_conn_writable(node *n, struct lws *wsi, void *pss)
             lws_callback_on_writable(wsi);
             return 0;
         }
-        int w = write_piece(wsi, data, len, sent);
+        int w = write_coalesced(wsi, p->s); /* dequeues what it wrote */
+        if (w == 0) {
+            w = write_piece(wsi, data, len, sent);
+            if (w > 0)
+                ws_sess_sent(p->s, (size_t)w);
+        }
         if (w < 0)
             return -1;
-        ws_sess_sent(p->s, (size_t)w);
         budget = budget > (size_t)w ? budget - (size_t)w : 0;
         pieces++;
     }

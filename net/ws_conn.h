@@ -30,10 +30,12 @@ typedef struct node node; /* net/node.h */
  * it arrive in pieces and are reassembled; an idle session costs little);
  * tx_packet_size WS_TX_CHUNK, the largest piece written at once (larger
  * frames go out as WebSocket fragments). WS_TX_BUDGET: bytes written per
- * writable callback before yielding to other connections. */
+ * writable callback before yielding to other connections. Queued frames up
+ * to WS_TX_SMALL bytes are written together, up to WS_TX_CHUNK at once. */
 #define WS_RX_BUFFER 1024u
 #define WS_TX_CHUNK 65536u
 #define WS_TX_BUDGET (256u * 1024u)
+#define WS_TX_SMALL 16384u /* frames up to this size are coalesced */
 
 /* Bytes of per-session user data (lws_protocols.per_session_data_size). */
 size_t ws_conn_size(void);

@@ -231,6 +231,10 @@ void ws_hub_remove_sess(ws_hub *h, ws_sess *s)
 
 /* ---- events (engine thread -> service thread) --------------------------- */
 
+/* Only the push that makes the list non-empty wakes the service thread:
+ * until it has taken the list (under ev_mu) that wake-up is pending, and
+ * the list it takes holds every later push. One wake-up per engine turn
+ * instead of one per event. */
 void ws_hub_push(ws_hub *h, ws_event *ev)
 {
     pthread_mutex_lock(&h->ev_mu);
@@ -238,13 +242,14 @@ void ws_hub_push(ws_hub *h, ws_event *ev)
         ev->num = ++h->ev_ops_pushed;
     else if (ev->kind == WS_EV_WELCOME)
         ev->num = h->ev_ops_pushed;
+    int was_empty = h->ev_head == NULL;
     if (h->ev_tail)
         h->ev_tail->next = ev;
     else
         h->ev_head = ev;
     h->ev_tail = ev;
     pthread_mutex_unlock(&h->ev_mu);
-    if (h->o.tr.wake)
+    if (was_empty && h->o.tr.wake)
         h->o.tr.wake(h->o.tr.ctx);
 }
 
