@@ -9,6 +9,8 @@
  *           this node, ++oseq), encode;
  *   remote: drop ops already seen (oseq <= the board's `logged` vector,
  *           which includes ops in flight), absorb stamps into the HLC,
+ *           remember (user, client op id) -> stamp in the dedupe window
+ *           (a client moving between nodes resends with the same ids),
  *           encode.
  * Every encoded board batch becomes ONE oplog record; all records of the
  * turn go into ONE oplog_append_batch call (a "group"), queued on a FIFO.
@@ -200,6 +202,12 @@ static eng_item *prep_remote(engine *e, eng_item *it, uint8_t *keep)
                     (unsigned long long)op->stamp.hlc);
         keep[i] = 1;
         nkeep++;
+        /* A client that moves from the origin node to this one resends
+         * its unacked ops with the same (user, client op id): answered
+         * with the original stamp once the original got here first. */
+        if (op->user.len) /* repair ops (board_for_each_op) have none */
+            eng_dedupe_put(&e->dedupe, op->user, op->client_op_id,
+                           &op->stamp);
     }
     int rc = build_logb(it, keep, nkeep);
     if (!rc)
@@ -337,7 +345,7 @@ int eng_apply_record(engine *e, eng_board *bd, const wb_batch *b,
 /* After a failed group: forget its local ops and rebuild `logged`. */
 static void undo_item(engine *e, eng_item *it)
 {
-    if (it->kind == ENG_SUB_LOCAL)
+    if (it->kind == ENG_SUB_LOCAL || it->kind == ENG_SUB_REMOTE)
         for (uint32_t i = 0; i < it->logb.nops; i++)
             eng_dedupe_forget(&e->dedupe, it->logb.ops[i].user,
                               it->logb.ops[i].client_op_id);

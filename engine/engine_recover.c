@@ -35,12 +35,13 @@ static void replay_stamps(engine *e, const wb_batch *b, uint64_t *max_hlc)
             continue;
         if (op->stamp.hlc > *max_hlc)
             *max_hlc = op->stamp.hlc;
-        if (op->stamp.node == e->node_id) {
-            if (op->stamp.oseq > e->oseq)
-                e->oseq = op->stamp.oseq;
+        if (op->stamp.node == e->node_id && op->stamp.oseq > e->oseq)
+            e->oseq = op->stamp.oseq;
+        /* replicated ops too: a client that moved from their origin node
+         * resends them here with the same ids (engine_ingest.c) */
+        if (op->stamp.node == e->node_id || op->user.len)
             eng_dedupe_put(&e->dedupe, op->user, op->client_op_id,
                            &op->stamp);
-        }
     }
 }
 
