@@ -315,6 +315,18 @@ def fake_server(answer):
 
 
 def api_client_errors():
+    for args in (["seed", "--help"], ["snapshot", "take", "--help"], ["snapshot", "--help"]):
+        out, _ = wbctl(*args)
+        check(out.startswith("usage: wbctl %s" % " ".join(args[:-1] if args[1] == "take" else args[:1])),
+              "%s: %r" % (" ".join(args), out[:80]))
+    wbctl("snapshot", want=2)
+    wbctl("snapshot", "take", "--url", "http://127.0.0.1:1", want=2)  # no --board
+    wbctl("snapshot", "take", "--url", "http://127.0.0.1:1", "--board", "a/b", want=2)
+    wbctl("seed", "--url", "http://127.0.0.1:1", "--batch", "1025", want=2)
+    wbctl("seed", "--url", "ftp://127.0.0.1:1", want=2)
+    wbctl("seed", "--url", "http://127.0.0.1:99999", want=2)
+    out, _ = wbctl("--help")
+    check(" seed " in out and " snapshot " in out, "wbctl --help lacks seed/snapshot")
     cases = [
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
          "Transfer-Encoding"),
