@@ -285,6 +285,8 @@ static void pub_loop(pub *P)
             }
             backoff = 100;
             P->beat_ms = P->meta_ms = 0;
+            repl_meta_free(); /* offer all metadata again: Redis may have
+                                 come back without its data */
             repl_set_up(r, REPL_T_PUB, 1);
         }
         int rc = pub_beat(P);
