@@ -2,9 +2,9 @@
  * mirror.c: the Mongo mirror's life and loop (API in mirror.h; the
  * collections and the exactly-once argument in docs/mongo.md).
  *
- * The thread loops: indexes (once, retried until they exist), the ops pass
- * (mirror_ops.c), the snapshots pass and every 2 s the boards pass
- * (mirror_snap.c). With nothing to do it sleeps up to 200 ms (woken by
+ * The thread loops: the ops pass (mirror_ops.c), indexes (until they
+ * exist), the snapshots pass and every 2 s the boards pass (mirror_snap.c);
+ * the lag gauges are refreshed around every round. With nothing to do it sleeps up to 200 ms (woken by
  * mirror_stop); when idle it pings Mongo every 5 s so mongo_up stays true.
  * Any failure: mirror_errors_total + 1, mongo_up 0, and the thread sleeps
  * the back-off (100 ms, doubling to 5 s, reset by a success) before the
@@ -66,14 +66,16 @@ static int mirror_round(mirror *m, int *more)
 {
     int rc, ops_more = 0, snap_more = 0;
     *more = 0;
+    /* ops first: the pass reads the oldest pending record (lag) even when
+     * Mongo is down from the start */
+    if ((rc = mirror_ops_pass(m, &ops_more)) != 0)
+        return rc;
     if (!m->indexes_ok) {
         if ((rc = mirror_mongo_indexes(m)) != 0)
             return rc;
         m->indexes_ok = 1;
         WBLOGF(WBLOG_INFO, "mirror: indexes ready", WBF_STR("db", m->db));
     }
-    if ((rc = mirror_ops_pass(m, &ops_more)) != 0)
-        return rc;
     if ((rc = mirror_snap_pass(m, &snap_more)) != 0)
         return rc;
     int64_t now = mirror_now_us();
@@ -98,7 +100,9 @@ static void *mirror_main(void *arg)
     int was_up = -1;
     while (!mirror_stopping(m)) {
         int more = 0;
+        mirror_update_lag(m);
         int rc = mirror_round(m, &more);
+        mirror_update_lag(m);
         if (rc) {
             metrics_inc(m->errors);
             metrics_set(m->up, 0);
@@ -191,16 +195,18 @@ int mirror_start(struct node *n)
     engine_stats st;
     engine_get_stats(n->eng, &st);
     m->node_id = st.node_id;
-    int rc = snap_cursor_get(m->store, MIRROR_CURSOR, &m->cursor);
+    uint64_t cursor = 0;
+    int rc = snap_cursor_get(m->store, MIRROR_CURSOR, &cursor);
     if (rc == WB_ENOTFOUND)
-        rc = 0, m->cursor = 0;
+        rc = 0, cursor = 0;
+    m->cursor = cursor;
     if (!rc && (rc = snap_cursor_get(m->store, MIRROR_SNAP_CURSOR,
                                      &m->snap_cursor)) == WB_ENOTFOUND)
         rc = 0, m->snap_cursor = 0;
     if (!rc)
         rc = engine_set_floor(n->eng, MIRROR_FLOOR, m->cursor + 1);
-    if (!rc)
-        rc = mirror_metrics(m);
+    if (!rc && (rc = mirror_metrics(m)) == 0)
+        mirror_update_lag(m); /* never a stale 0 before the first round */
     if (!rc)
         rc = mirror_mongo_open(m);
     if (!rc && pthread_create(&m->thread, NULL, mirror_main, m) != 0)
@@ -210,9 +216,9 @@ int mirror_start(struct node *n)
         mirror_free(m);
         return rc;
     }
-    n->mirror = m;
+    __atomic_store_n(&n->mirror, m, __ATOMIC_RELEASE);
     WBLOGF(WBLOG_INFO, "mirror started", WBF_STR("db", m->db),
-           WBF_UINT("cursor", m->cursor), WBF_UINT("snapCursor", m->snap_cursor),
+           WBF_UINT("cursor", cursor), WBF_UINT("snapCursor", m->snap_cursor),
            WBF_BOOL("mirrorAll", m->all));
     return 0;
 }
@@ -227,7 +233,14 @@ void mirror_stop(struct node *n)
     pthread_cond_broadcast(&m->cv);
     pthread_mutex_unlock(&m->mu);
     pthread_join(m->thread, NULL);
-    n->mirror = NULL;
+    __atomic_store_n(&n->mirror, NULL, __ATOMIC_RELEASE);
     WBLOGF(WBLOG_INFO, "mirror stopped", WBF_UINT("cursor", m->cursor));
     mirror_free(m);
+}
+
+void mirror_metrics_refresh(struct node *n)
+{
+    mirror *m = __atomic_load_n(&n->mirror, __ATOMIC_ACQUIRE);
+    if (m)
+        mirror_update_lag(m);
 }

@@ -25,7 +25,9 @@
  * mirror_ops_total, mirror_gap_ops_total.
  *
  * Threads: mirror_start and mirror_stop are called by whiteboardd.c's
- * threads (start once the engine is open, stop before it closes).
+ * threads (start once the engine is open, stop before it closes, after
+ * the service loop ended); n->mirror is published with an atomic store
+ * for mirror_metrics_refresh on the service thread.
  */
 #ifndef WB_MIRROR_H
 #define WB_MIRROR_H
@@ -41,5 +43,11 @@ int mirror_start(struct node *n);
  * abandoned by the driver's socket timeout; the cursor only moves on an
  * acknowledged write). No-op when the mirror is not running. */
 void mirror_stop(struct node *n);
+
+/* Refreshes mirror_lag_ops and mirror_lag_seconds from the durable seq and
+ * the stored cursor, at scrape time (node_metrics_refresh, service thread),
+ * so the gauges are right even while the mirror thread waits on Mongo.
+ * No-op when the mirror is not running. */
+void mirror_metrics_refresh(struct node *n);
 
 #endif /* WB_MIRROR_H */

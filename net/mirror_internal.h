@@ -17,6 +17,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <mongoc/mongoc.h>
@@ -53,8 +54,11 @@ typedef struct mirror {
     int stop;                 /* under mu */
 
     oplog_reader *rd;         /* positioned after `cursor`; NULL: reopen */
-    uint64_t cursor;          /* last oplog seq mirrored (durable in LMDB) */
-    int64_t oldest_us;        /* time of the first record not mirrored */
+    /* Written by the mirror thread, read at scrape time (atomics): */
+    _Atomic uint64_t cursor;  /* last oplog seq mirrored (durable in LMDB) */
+    _Atomic int64_t oldest_us; /* time of record oldest_seq, the first a
+                                  pass read after the cursor */
+    _Atomic uint64_t oldest_seq;
     uint64_t snap_cursor;     /* last snapshot id mirrored */
     int64_t boards_us;        /* boards updated up to this time mirrored */
     int64_t boards_next_us;   /* next boards pass */
@@ -84,6 +88,9 @@ int mirror_mongo_upsert(mirror *m, const char *coll, bson_t **docs, size_t n);
  * bulk). *more = 1 when records remain. 0 or an error (the cursor then
  * stays; the next pass re-reads from it). */
 int mirror_ops_pass(mirror *m, int *more);
+/* Sets mirror_lag_ops and mirror_lag_seconds from the durable seq, the
+ * cursor and the oldest record read but not exported. */
+void mirror_update_lag(mirror *m);
 
 /* mirror_snap.c: snapshots taken since the snapshot cursor; board
  * metadata updated since the last boards pass. 0 or an error. */

@@ -215,15 +215,26 @@ static int save_cursor(mirror *m, uint64_t seq)
     return 0;
 }
 
+void mirror_update_lag(mirror *m)
+{
+    uint64_t cursor = m->cursor, durable = durable_seq(m);
+    int64_t oldest = m->oldest_us;
+    int behind = durable > cursor;
+    metrics_set(m->lag_ops, behind ? (double)(durable - cursor) : 0.0);
+    /* oldest_us is the time of record cursor + 1 once a pass has read it
+     * (any thread: the scrape reads it while the mirror thread writes) */
+    metrics_set(m->lag_seconds,
+                behind && oldest && m->oldest_seq == cursor + 1
+                    ? (double)(mirror_now_us() - oldest) / 1e6
+                    : 0.0);
+}
+
 int mirror_ops_pass(mirror *m, int *more)
 {
     *more = 0;
     uint64_t durable = durable_seq(m);
-    metrics_set(m->lag_ops, (double)(durable > m->cursor ? durable - m->cursor : 0));
-    if (durable <= m->cursor) {
-        metrics_set(m->lag_seconds, 0);
+    if (durable <= m->cursor)
         return 0;
-    }
     int rc = 0;
     if (!m->rd && (rc = oplog_reader_open(m->oplog_dir, m->cursor + 1, &m->rd)))
         return rc;
@@ -246,8 +257,11 @@ int mirror_ops_pass(mirror *m, int *more)
             close_reader(m); /* re-read from the cursor next pass */
             break;
         }
-        if (records == 0)
+        if (records == 0) {
+            m->oldest_seq = 0; /* never a time with the wrong seq */
             m->oldest_us = rec.time_us;
+            m->oldest_seq = rec.seq;
+        }
         if (rec.seq != last + 1) {
             if (rec.seq <= last) /* cannot happen: the reader checks */
                 continue;
@@ -270,6 +284,7 @@ int mirror_ops_pass(mirror *m, int *more)
     }
     if (rc == 0 && records == MIRROR_BATCH_RECORDS)
         *more = 1;
+    mirror_update_lag(m); /* before a bulk that may wait on Mongo */
     if (rc == 0 && k.n)
         rc = mirror_mongo_upsert(m, "ops", k.docs, k.n);
     if (rc == 0 && last != m->cursor)
@@ -281,13 +296,7 @@ int mirror_ops_pass(mirror *m, int *more)
     bulk_free(&k);
     if (rc)
         close_reader(m); /* re-read from the cursor next pass */
-    durable = durable_seq(m);
-    metrics_set(m->lag_ops, (double)(durable > m->cursor ? durable - m->cursor : 0));
-    metrics_set(m->lag_seconds,
-                durable > m->cursor && m->oldest_us
-                    ? (double)(mirror_now_us() - m->oldest_us) / 1e6
-                    : 0.0);
-    if (durable > m->cursor && !rc)
+    if (durable_seq(m) > m->cursor && !rc)
         *more = 1;
     return rc;
 }

@@ -26,6 +26,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "mirror.h"
 #include "node.h"
 #include "node_internal.h"
 #include "wb_error.h"
@@ -166,6 +167,7 @@ void node_metrics_refresh(node *n)
     metrics_counter_set(n->m.process_cpu, node_cpu_seconds());
     metrics_set(n->m.process_rss, node_rss_bytes());
     metrics_set(n->m.process_fds, node_open_fds());
+    mirror_metrics_refresh(n); /* mirror lag gauges (no-op without one) */
 }
 
 void node_count_http(node *n, int status)

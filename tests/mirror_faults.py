@@ -16,15 +16,13 @@ C. A gap: with Mongo unreachable, oplog segments the mirror had not
    mirror_gap_ops_total = the records deleted) and exports the rest.
 """
 import glob
-import json
 import os
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mirror_lib import (Env, Mongo, Node, caught_up, check, fail, finish,  # noqa: E402
-                        free_port, info, oplog_ops, rect, wait_until)
+from mirror_lib import (Env, Mongo, Node, caught_up, check, finish,  # noqa: E402
+                        free_port, info, oplog_ops, rect, stats, wait_until)
 
 env = Env(sys.argv)
 
@@ -49,12 +47,6 @@ def exact(db, data, label):
     if ok:
         info("%s: %d ops in Mongo = the oplog's" % (label, n))
     return ops
-
-
-def stats(data):
-    p = subprocess.run([env.wbctl, "stats", data, "--json"],
-                       capture_output=True, timeout=60)
-    return json.loads(p.stdout)
 
 
 def log_has(path, text):
@@ -114,7 +106,7 @@ if wait_until(lambda: open(mongo.log.name, "rb").read().count(b"ops update n=")
               > before, 20, "an ops bulk in flight"):
     node.kill()
 time.sleep(1.0)  # the slow server completes the bulk the node left
-cursor = stats(DATA)["snapshots"].get("mirror_cursor") or 0
+cursor = stats(env, DATA)["snapshots"].get("mirror_cursor") or 0
 max_seq = max([d["seq"] for d in db.ops.find({}, {"seq": 1})] or [0])
 info("node killed: stored cursor %d, Mongo has up to seq %d" % (cursor, max_seq))
 check(cursor > 0 and max_seq > cursor,

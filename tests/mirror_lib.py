@@ -282,11 +282,21 @@ def local_snapshots(env, data_dir):
     return json.loads(p.stdout)["snapshots"]
 
 
+def stats(env, data_dir):
+    p = subprocess.run([env.wbctl, "stats", data_dir, "--json"],
+                       capture_output=True, timeout=60)
+    return json.loads(p.stdout)
+
+
 def caught_up(node, db, data_dir, env):
-    """The mirror has exported every durable record and every local
-    snapshot (by count)."""
+    """The mirror has exported every record (its stored cursor is the
+    oplog's last seq: the gauge alone may be up to one round old) and every
+    local snapshot (by count)."""
     m = node.metrics()
     if m.get("mirror_lag_ops", 1) != 0 or m.get("mongo_up", 0) != 1:
+        return False
+    st = stats(env, data_dir)
+    if st["snapshots"].get("mirror_cursor") != st["oplog"]["last_seq"]:
         return False
     return db.snapshots.count_documents({}) >= len(local_snapshots(env, data_dir))
 
