@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -243,9 +244,30 @@ static struct lws_context *server_create(node *n, char *host, size_t hostlen,
     return lws_create_context(&info);
 }
 
+/* Every connection is a file descriptor: the soft limit (often 1024) is
+ * raised to the hard one, at most SERVER_MAX_FDS, before lws sizes its
+ * tables from it. */
+#define SERVER_MAX_FDS 1048576u
+static void server_raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = rl.rlim_max;
+    if (want == RLIM_INFINITY || want > SERVER_MAX_FDS)
+        want = SERVER_MAX_FDS;
+    if (rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        WBLOGF(WBLOG_WARN, "cannot raise the open files limit",
+               WBF_UINT("want", (uint64_t)want), WBF_ERR(-errno));
+}
+
 int server_run(node *n)
 {
     lws_set_log_level(LLL_ERR | LLL_WARN, server_lws_log);
+    server_raise_fd_limit();
     char host[256];
     int port = 0;
     struct lws_context *ctx = server_create(n, host, sizeof host, &port);

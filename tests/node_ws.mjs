@@ -354,6 +354,46 @@ check(wb3 && wb3.flags === 2 && wb3.state && wb3.state.length > 5000,
 check(b3.closed === null, "RESYNC is not an error: the connection stays");
 await b3.close();
 
+// 7b. a fresh client joins the large board (its welcome is several 64 KiB
+// WebSocket fragments, built off the service thread) while alice keeps
+// writing and a watcher keeps receiving: the watcher gets every batch in
+// order, the joiner gets its welcome first and then exactly the batches its
+// welcome's version vector does not cover, each once.
+{
+  const [w] = await joined("watcher7", { sub: "watcher7", role: "viewer" }, BOARD);
+  const N = 40, ids = [];
+  let j = null;
+  for (let i = 0; i < N; i++) {
+    ids.push("s" + i);
+    a2.send(opsFrame(BOARD, [{ cid: 9000 + i, id: "s" + i, x: i, y: -i }]));
+    if (i === 10) {
+      j = await new Client("joiner7").open();
+      j.send(hello(jwt({ sub: "joiner7", role: "viewer" }), BOARD));
+    }
+    if (i % 8 === 0) await new Promise((r) => setTimeout(r, 2));
+  }
+  const streamAck = (f) => f.type === 0x83 && f.items[0].cid >= 9000n && f.items[0].cid < 9000n + BigInt(N);
+  check((await a2.wait(streamAck, N, 30000)) !== null, "alice2: the stream acked");
+  const oseq = new Map();
+  for (const f of a2.frames.filter(streamAck)) oseq.set(f.items[0].cid, f.items[0].stamp.oseq);
+  const streamOp = (f) => f.type === 0x82 && f.batch.ops.some((o) => o.id.startsWith("s"));
+  check((await w.wait(streamOp, N, 30000)) !== null, "watcher: every batch of the stream");
+  const seen = w.frames.filter(streamOp).map((f) => f.batch.ops[0].id);
+  check(seen.join(",") === ids.join(","), "watcher: the stream in order, each once");
+  const wel = await j.wait(isType(0x81), 1, 30000);
+  check(wel && wel.state && wel.state.length > 65536 && j.frames[0].type === 0x81,
+        "joiner: the welcome first, a full state of " + (wel && wel.state && wel.state.length) + " bytes");
+  const node = wel ? [...wel.vv.keys()][0] : 0n;
+  const covered = wel ? wel.vv.get(node) || 0n : 0n;
+  const missing = [...oseq.entries()].filter(([, q]) => q > covered).map(([cid]) => "s" + (Number(cid) - 9000));
+  if (missing.length) await j.wait(streamOp, missing.length, 10000);
+  await new Promise((r) => setTimeout(r, 200));
+  const got = j.frames.filter(streamOp).map((f) => f.batch.ops[0].id);
+  check(got.join(",") === missing.join(","),
+        "joiner: exactly the " + missing.length + " batches after its welcome, once, in order (got " + got.length + ")");
+  await w.close(); await j.close();
+}
+
 // 8. refused: bad signature, expired, no role on the board, other algorithm
 async function refused(name, token, code, close) {
   const c = await new Client(name).open();
