@@ -125,6 +125,15 @@ static const cfg_setting settings[] = {
      "Take the client IP from X-Forwarded-For (only behind a proxy you run)."},
     {"max-frame", "WB_MAX_FRAME", CFG_SIZE, F(max_frame), "1MiB", 1 * KIB,
      64 * MIB, NULL, 0, NULL, "Largest WebSocket message accepted."},
+    {"ws-sendq-max", "WB_WS_SENDQ_MAX", CFG_SIZE, F(ws_sendq_max), "8MiB",
+     64 * KIB, 1 * GIB, NULL, 0, NULL,
+     "Bytes queued for one WebSocket client (its welcome not counted) "
+     "before it is closed as a slow consumer (4010); presence is dropped "
+     "above half of it."},
+    {"presence-rate", "WB_PRESENCE_RATE", CFG_INT, F(presence_rate), "20", 1,
+     1000, NULL, 0, NULL,
+     "Presence frames per second per WebSocket connection (burst the same); "
+     "the excess is dropped."},
     {"max-elements", "WB_MAX_ELEMENTS", CFG_INT, F(max_elements), "100000", 1,
      10000000, NULL, 0, NULL, "Most visible elements on one board."},
     {"max-board-bytes", "WB_MAX_BOARD_BYTES", CFG_SIZE, F(max_board_bytes),

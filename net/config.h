@@ -102,6 +102,8 @@ typedef struct cfg {
     int64_t rate_ip, rate_ip_burst;     /* ops/s per client IP */
     int trust_proxy;            /* WB_TRUST_PROXY: IP from X-Forwarded-For */
     int64_t max_frame;          /* WB_MAX_FRAME, bytes of a WS frame */
+    int64_t ws_sendq_max;       /* WB_WS_SENDQ_MAX, bytes per WS client */
+    int64_t presence_rate;      /* WB_PRESENCE_RATE, frames/s per WS client */
     int64_t max_elements;       /* WB_MAX_ELEMENTS per board */
     int64_t max_board_bytes;    /* WB_MAX_BOARD_BYTES */
     char *allowed_origins;      /* WB_ALLOWED_ORIGINS, comma list */
