@@ -80,8 +80,12 @@ int ws_hub_create(node *n)
     ws_hub_options o = {0};
     o.eng = n->eng;
     o.keys = n->keys;
-    if (n->cfg)
+    if (n->cfg) {
         o.max_frame = (size_t)n->cfg->max_frame;
+        o.sendq_max = (size_t)n->cfg->ws_sendq_max;
+        uint32_t pr = (uint32_t)n->cfg->presence_rate;
+        o.rate_presence = (rl_limit){pr, pr};
+    }
     o.rate_ops = n->rate_conn;
     o.rl_user = n->rl_user;
     o.tr = (ws_transport){n, lws_want_write, lws_wake, lws_joining};

@@ -274,6 +274,12 @@ if (process.argv[4] === "flood") {
   check(v.count(0x82) === ok, "watcher sees exactly the accepted batches (" + v.count(0x82) + ")");
   c.send(ping(1));
   check((await c.wait(isType(0x87))) !== null && c.closed === null, "the flooder is still served");
+  // --presence-rate 3 (burst 3): a burst of 12 cursor frames, 3 or 4 forwarded
+  for (let i = 0; i < 12; i++) c.send(presence(i, i));
+  await v.wait(isType(0x84), 3, 5000);
+  await new Promise((r) => setTimeout(r, 300));
+  check(v.count(0x84) >= 3 && v.count(0x84) <= 4,
+        "presence over --presence-rate 3: " + v.count(0x84) + " of 12 forwarded");
   const [d, wd] = await joined("late", { sub: "late", role: "viewer" }, BOARD);
   check(wd !== null, "the node keeps serving other clients");
   await d.close(); await c.close(); await v.close();

@@ -8,7 +8,8 @@
 # with typed errors while the node keeps serving, oversized frame, foreign
 # Origin, metrics; then SIGTERM -> exit 0. A second node with a low
 # per-connection op rate takes a flood: typed rate_limited acks, only the
-# accepted batches broadcast, the node keeps serving.
+# accepted batches broadcast, --presence-rate holds back a burst of cursor
+# frames, the node keeps serving.
 # Only the PID this script starts is signalled.
 set -uo pipefail
 B=$1
@@ -61,7 +62,7 @@ run_node() {
 
 rc=0
 run_node main main --rate-conn 0 --rate-user 0 || rc=$((rc + 1))
-run_node flood flood --rate-conn 5 --rate-conn-burst 5 || rc=$((rc + 1))
+run_node flood flood --rate-conn 5 --rate-conn-burst 5 --presence-rate 3 || rc=$((rc + 1))
 if grep -qE "runtime error|AddressSanitizer|LeakSanitizer" "$T/node.log"; then
     echo "FAIL: sanitizer report in the node log:"
     grep -E -A5 "runtime error|AddressSanitizer|LeakSanitizer" "$T/node.log" | head -30
