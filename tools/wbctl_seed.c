@@ -191,8 +191,10 @@ static int call(seed_run *s, const char *method, const char *path,
         }
         if ((r->status != 429 && r->status != 503) || attempt == SEED_RETRIES)
             return r->status;
+        int wait = r->retry_after > 0 && r->retry_after <= 10 ? r->retry_after
+                                                               : 1;
         wbctl_http_resp_free(r);
-        sleep(1); /* the node says Retry-After: 1 */
+        sleep((unsigned)wait);
     }
 }
 
