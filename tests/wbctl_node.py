@@ -382,6 +382,21 @@ def api_seed(node, owner):
     empty = json.loads(out or "{}").get("boards", [{}])[0]
     if check("id" in empty, "seed --secret-env: %r" % out):
         check_seeded(url, owner, empty, 0, "seed --elements 0")
+    # Over the per-user rate limit (500 ops/s, burst 1000): the refused
+    # batches (429, not applied) are resent after Retry-After, none lost.
+    def limited():
+        st, text = http(url + "/metrics")
+        return sum(float(l.split()[-1]) for l in str(text).splitlines()
+                   if l.startswith('rate_limited_total{kind="user"}'))
+    before = limited()
+    out, _ = wbctl("seed", "--url", url, "--secret-file", SECRET_FILE, "--user",
+                   "pacer", "--boards", "1", "--elements", "2500", "--batch", "500",
+                   "--json")
+    paced = json.loads(out or "{}").get("boards", [{}])[0]
+    check(limited() > before, "the 2500-op seed was never rate limited: "
+          "the resend path is not exercised")
+    if check("id" in paced, "rate-limited seed: %r" % out[:200]):
+        check_seeded(url, owner, paced, 2500, "rate-limited seed")
     # Refusals carry the node's answer.
     _, err = wbctl("seed", "--url", url, want=1)
     check("guest sign-in is disabled" in err, "seed without credentials: %s" % err)
