@@ -220,6 +220,7 @@ struct ws_sess {
     int hello_resume;     /* the hello carried a resume token */
     ws_held *held, *held_tail; /* messages received while joining */
     size_t held_bytes;
+    int replaying;        /* handling held messages: bad ones are fatal */
     ws_qent *qhead, *qtail;
     size_t qbytes;        /* counted bytes queued */
     struct ws_room *room;

@@ -301,6 +301,7 @@ static void on_frame(ws_sess *s, const uint8_t *p, size_t n);
 /* Runs the messages held while joining, in arrival order. */
 static void run_held(ws_sess *s)
 {
+    s->replaying = 1; /* sent before the welcome: rule 8 applies */
     while (s->held && s->state == WS_JOINED) {
         ws_held *m = s->held;
         s->held = m->next;
@@ -310,6 +311,7 @@ static void run_held(ws_sess *s)
         on_frame(s, m->data, m->len);
         free(m);
     }
+    s->replaying = 0;
 }
 
 void ws_sess_welcomed(ws_sess *s, ws_buf *welcome, uint64_t join_after,
@@ -374,7 +376,9 @@ static void on_frame(ws_sess *s, const uint8_t *p, size_t n)
     int rc = ws_frame_decode(p, n, s->hub->o.max_frame, &f);
     if (rc) {
         ws_sess_error(s, ws_code_from_error(rc),
-                   s->state == WS_AWAIT_HELLO ? WS_CLOSE_PROTOCOL : 0,
+                   s->state == WS_AWAIT_HELLO || s->replaying
+                       ? WS_CLOSE_PROTOCOL
+                       : 0,
                    wb_strerror(rc));
         return;
     }
@@ -399,7 +403,9 @@ static void on_frame(ws_sess *s, const uint8_t *p, size_t n)
             break;
         }
         default:
-            ws_sess_error(s, WS_CODE_PROTOCOL, 0, "not a client frame");
+            ws_sess_error(s, WS_CODE_PROTOCOL,
+                          s->replaying ? WS_CLOSE_PROTOCOL : 0,
+                          "not a client frame");
             break;
         }
     }

@@ -1160,6 +1160,31 @@ static void test_welcome_cache(void)
     fx_close(&f);
 }
 
+/* A bad frame sent between the hello and the welcome is handled after the
+ * welcome, and is fatal as before any welcome (docs/protocol.md 2.3.8). */
+static void test_held_bad_frame_fatal(void)
+{
+    fx f;
+    CHECK_RC(fx_open(&f, NULL, 0), 0);
+    client c;
+    cl_open(&f, &c);
+    char *t = token("carol", "C", JWT_ROLE_EDITOR, NULL, 0, 3600);
+    CHECK_RC(send_hello(&c, t, "b1", NULL, 0), 0);
+    free(t);
+    CHECK_EQ_INT(cl_count(&c, WS_WELCOME), 0); /* no room yet: no cache */
+    static const uint8_t bad[] = {0x02, 0x01, 0x01};
+    CHECK_RC(ws_sess_receive(c.s, bad, sizeof bad, 1, 1, 1), 0); /* held */
+    CHECK(pump_until(&f, &c, WS_ERROR, 1));
+    ws_frame e;
+    CHECK_EQ_INT(c.rx[0][0], WS_WELCOME);
+    CHECK_EQ_INT(cl_next(&c, WS_ERROR, &e), 1);
+    CHECK_EQ_INT(e.u.error.fatal, 1);
+    ws_frame_clear(&e);
+    CHECK_EQ_INT(c.closed, WS_CLOSE_PROTOCOL);
+    cl_free(&c);
+    fx_close(&f);
+}
+
 int main(void)
 {
     WB_RUN(test_hello_welcome_full);
@@ -1180,5 +1205,6 @@ int main(void)
     WB_RUN(test_origin);
     WB_RUN(test_welcome_async_large_board);
     WB_RUN(test_welcome_cache);
+    WB_RUN(test_held_bad_frame_fatal);
     return wb_test_summary();
 }
