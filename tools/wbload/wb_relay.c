@@ -2,9 +2,12 @@
  * wb_relay.c: wb-relay, the "no work at all" ceiling for the node's
  * WebSocket benchmarks. A bare libwebsockets server on the node's code
  * path (same lws version, one service thread, subprotocol wb.v1 on /ws,
- * 64 KiB rx buffer, one lws_write of a refcounted shared buffer per
- * writable callback, like net/ws_conn.c and ws_sendq.c) with no storage,
- * no engine, no board model and no token check:
+ * the node's rx buffer and tx packet sizes from net/ws_conn.h, refcounted
+ * shared frame buffers, and the node's write strategy of net/ws_conn.c:
+ * queued small frames framed together and written in one raw lws_write,
+ * several writes per writable callback while the socket takes them, up to
+ * WS_TX_BUDGET bytes) with no storage, no engine, no board model and no
+ * token check:
  *
  *   hello    -> joins the room named by the board id, answers a welcome of
  *               an empty board (role editor)
@@ -31,6 +34,7 @@
 
 #include "codec.h"
 #include "op.h"
+#include "ws_conn.h" /* WS_RX_BUFFER, WS_TX_CHUNK, WS_TX_BUDGET, WS_TX_SMALL */
 
 #define RELAY_MAX_QUEUE (8u << 20)
 
@@ -54,6 +58,7 @@ typedef struct pss {
     qnode *head, *tail;
     size_t queued;
     int kill;
+    int inmsg; /* inside a message that arrives in pieces */
     uint8_t *rx;
     size_t rxlen, rxcap;
 } pss;
@@ -302,6 +307,49 @@ static int on_frame(pss *p, const uint8_t *f, size_t len)
     }
 }
 
+static rbuf *pop(pss *p)
+{
+    qnode *q = p->head;
+    p->head = q->next;
+    if (!p->head)
+        p->tail = NULL;
+    p->queued -= q->b->len;
+    rbuf *b = q->b;
+    free(q);
+    return b;
+}
+
+/* Service thread only: the frames of one coalesced write. */
+static unsigned char relay_out[LWS_PRE + WS_TX_CHUNK];
+
+/* Frames the queued small frames (RFC 6455 5.2, unmasked binary, FIN) into
+ * relay_out while they fit and writes them at once as raw bytes, as the
+ * node does. Returns the bytes written, 0 if the head frame is large, -1. */
+static int write_coalesced(struct lws *wsi, pss *p)
+{
+    unsigned char *out = relay_out + LWS_PRE;
+    size_t n = 0;
+    while (p->head && p->head->b->len <= WS_TX_SMALL &&
+           n + 10 + p->head->b->len <= WS_TX_CHUNK) {
+        rbuf *b = pop(p);
+        out[n++] = 0x82;
+        if (b->len < 126)
+            out[n++] = (uint8_t)b->len;
+        else {
+            out[n++] = 126;
+            out[n++] = (uint8_t)(b->len >> 8);
+            out[n++] = (uint8_t)b->len;
+        }
+        memcpy(out + n, b->data + LWS_PRE, b->len);
+        n += b->len;
+        rbuf_unref(b);
+    }
+    if (n == 0)
+        return 0;
+    int w = lws_write(wsi, out, n, LWS_WRITE_HTTP);
+    return w < (int)n ? -1 : (int)n;
+}
+
 static int relay_ws(struct lws *wsi, enum lws_callback_reasons reason,
                     void *user, void *in, size_t len)
 {
@@ -321,10 +369,11 @@ static int relay_ws(struct lws *wsi, enum lws_callback_reasons reason,
         int first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
         if (!lws_frame_is_binary(wsi))
             return -1;
-        if (first && final)
+        if (first && final && !p->inmsg)
             return on_frame(p, in, len) ? -1 : 0;
-        if (first)
+        if (!p->inmsg) /* (robust whether lws flags every piece first) */
             p->rxlen = 0;
+        p->inmsg = !final;
         if (p->rxlen + len > (1u << 20))
             return -1;
         if (p->rxlen + len > p->rxcap) {
@@ -349,21 +398,27 @@ static int relay_ws(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_SERVER_WRITEABLE: {
         if (p->kill || relay_stop)
             return -1;
-        qnode *q = p->head;
-        if (!q)
-            return 0;
-        p->head = q->next;
-        if (!p->head)
-            p->tail = NULL;
-        p->queued -= q->b->len;
-        int w = lws_write(wsi, q->b->data + LWS_PRE, q->b->len, LWS_WRITE_BINARY);
-        int short_write = w < (int)q->b->len;
-        rbuf_unref(q->b);
-        free(q);
-        if (short_write)
-            return -1;
-        if (p->head)
-            lws_callback_on_writable(wsi);
+        size_t budget = WS_TX_BUDGET;
+        int pieces = 0;
+        while (p->head) {
+            if (pieces && (budget == 0 || lws_send_pipe_choked(wsi))) {
+                lws_callback_on_writable(wsi);
+                return 0;
+            }
+            int w = write_coalesced(wsi, p);
+            if (w == 0) { /* a large frame: on its own */
+                rbuf *b = pop(p);
+                w = lws_write(wsi, b->data + LWS_PRE, b->len, LWS_WRITE_BINARY);
+                int short_write = w < (int)b->len;
+                rbuf_unref(b);
+                if (short_write)
+                    return -1;
+            }
+            if (w < 0)
+                return -1;
+            budget = budget > (size_t)w ? budget - (size_t)w : 0;
+            pieces++;
+        }
         return 0;
     }
     case LWS_CALLBACK_CLOSED:
@@ -385,7 +440,7 @@ static int relay_ws(struct lws *wsi, enum lws_callback_reasons reason,
 
 static struct lws_protocols relay_protocols[] = {
     {"http", lws_callback_http_dummy, 0, 0, 0, NULL, 0},
-    {"wb.v1", relay_ws, sizeof(pss), 65536, 0, NULL, 0},
+    {"wb.v1", relay_ws, sizeof(pss), WS_RX_BUFFER, 0, NULL, WS_TX_CHUNK},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

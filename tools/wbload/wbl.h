@@ -130,6 +130,7 @@ typedef struct wbl_client {
     wbl_buf *q[WBL_QCAP];
     uint32_t qhead, qlen;
     /* receive reassembly */
+    int inmsg;
     uint8_t *rx;
     size_t rxlen, rxcap;
     /* join filler */

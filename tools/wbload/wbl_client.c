@@ -188,7 +188,7 @@ static int wbl_callback(struct lws *wsi, enum lws_callback_reasons reason,
             if (w->inflight)
                 w->inflight--;
             w->st.errors[WBL_E_CONNECT]++;
-            if (in && len && w->run->o.json == 0 && w->st.errors[WBL_E_CONNECT] <= 3)
+            if (in && len && w->st.errors[WBL_E_CONNECT] <= 3)
                 fprintf(stderr, "wb-load: connect: %.*s\n", (int)len,
                         (const char *)in);
         }
@@ -204,12 +204,13 @@ static int wbl_callback(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_CLIENT_RECEIVE: {
         uint64_t now = wbl_now_us();
         int first = lws_is_first_fragment(wsi), final = lws_is_final_fragment(wsi);
-        if (first && final) {
+        if (first && final && !c->inmsg) {
             wbl_frame_handle(c, in, len, now);
             return 0;
         }
-        if (first)
+        if (!c->inmsg) /* (robust whether lws flags every piece first) */
             c->rxlen = 0;
+        c->inmsg = !final;
         if (c->rxlen + len > c->rxcap) {
             size_t cap = c->rxcap ? c->rxcap : 65536;
             while (cap < c->rxlen + len)
@@ -257,7 +258,7 @@ static int wbl_callback(struct lws *wsi, enum lws_callback_reasons reason,
         if (!c->closing && len >= 2) {
             const uint8_t *p = in;
             unsigned code = (unsigned)p[0] << 8 | p[1];
-            if (w->run->o.json == 0 && w->st.errors[WBL_E_CLOSED] < 3)
+            if (w->st.errors[WBL_E_CLOSED] < 3)
                 fprintf(stderr, "wb-load: client %u closed by the server: %u %.*s\n",
                         c->idx, code, (int)(len - 2), (const char *)p + 2);
         }
