@@ -87,6 +87,7 @@ typedef struct wbl_opts {
     int insecure;   /* wss: accept any certificate */
     long server_pid;
     double connect_rate; /* new connections per second (0: unpaced) */
+    int tick_us;    /* worker wake-up period */
     char token[8300];
     char boards_arg[4096]; /* comma list of existing board ids */
 } wbl_opts;

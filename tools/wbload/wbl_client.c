@@ -4,7 +4,8 @@
  * about a connection (send queue, reassembly, counters) is touched only by
  * its worker's service thread.
  *
- * A timer (lws_sul, every WBL_TICK_US) drives the phases the main thread
+ * A ticker thread per worker wakes its service loop every --tick-us
+ * (lws_cancel_service; default 500 us) and the tick drives the phases the main thread
  * sets in run->phase: CONNECT opens connections (at most WBL_INFLIGHT
  * handshakes at a time per worker, paced by --connect-rate) and sends the
  * hello; FILL lets the join workload's filler write the board (closed loop:
@@ -27,7 +28,6 @@
 #include "board.h"
 #include "wbl.h"
 
-#define WBL_TICK_US 250u
 #define WBL_INFLIGHT 64u
 #define WBL_FILL_BATCH 1000u
 #define WBL_FILL_WINDOW 4u
@@ -445,15 +445,17 @@ static void wbl_tick(wbl_worker *w)
         atomic_store(&w->stopped, 1);
 }
 
-/* The ticker: wakes the worker's service loop every WBL_TICK_US (lws's own
- * timers wait in whole milliseconds and spin below one). */
+/* The ticker: wakes the worker's service loop every --tick-us (lws's own
+ * timers wait in whole milliseconds and spin below one). Each wake costs a
+ * poll(2) over the worker's sockets: shorter ticks send closer to the slot
+ * (the latency figures include the lateness) for more generator CPU. */
 static void *ticker_main(void *arg)
 {
     wbl_worker *w = arg;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     while (!atomic_load(&w->stopped)) {
-        ts.tv_nsec += (long)WBL_TICK_US * 1000L;
+        ts.tv_nsec += (long)w->run->o.tick_us * 1000L;
         if (ts.tv_nsec >= 1000000000L) {
             ts.tv_nsec -= 1000000000L;
             ts.tv_sec++;

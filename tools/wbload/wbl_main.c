@@ -49,6 +49,8 @@ static void usage(FILE *f)
 "  --max-ops N        stop after N ops in all (0: the duration bounds)\n"
 "  --threads N        worker threads (default: online CPUs, at most 4)\n"
 "  --connect-rate N   new connections per second (default 2000; 0: unpaced)\n"
+"  --tick-us US       scheduler period (default 500): slots are sent up to\n"
+"                     this late (counted in the latencies); shorter costs CPU\n"
 "  --token T          one token for every client (else minted from\n"
 "                     JWT_SECRET in the environment, else guest sign-in)\n"
 "  --boards A,B,...   existing board ids, one per room (else created)\n"
@@ -121,11 +123,12 @@ static int parse_args(wbl_opts *o, int argc, char **argv)
     o->presence_hz = 30;
     o->elements = 20000;
     o->connect_rate = 2000;
+    o->tick_us = 500;
     long nc = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = nc < 1 ? 1 : nc > 4 ? 4 : (int)nc;
     enum { O_URL = 1, O_ROOMS, O_CLIENTS, O_WRITERS, O_RATE, O_PHZ, O_DUR,
            O_DRAIN, O_ELEM, O_MAXOPS, O_THREADS, O_CRATE, O_TOKEN, O_BOARDS,
-           O_NOSETUP, O_PID, O_INSECURE, O_JSON, O_HELP };
+           O_NOSETUP, O_PID, O_INSECURE, O_JSON, O_HELP, O_TICK };
     static const struct option opts[] = {
         {"url", 1, 0, O_URL},         {"rooms", 1, 0, O_ROOMS},
         {"clients", 1, 0, O_CLIENTS}, {"writers", 1, 0, O_WRITERS},
@@ -136,7 +139,8 @@ static int parse_args(wbl_opts *o, int argc, char **argv)
         {"token", 1, 0, O_TOKEN},     {"boards", 1, 0, O_BOARDS},
         {"no-setup", 0, 0, O_NOSETUP}, {"server-pid", 1, 0, O_PID},
         {"insecure", 0, 0, O_INSECURE}, {"json", 0, 0, O_JSON},
-        {"help", 0, 0, O_HELP},       {0, 0, 0, 0}};
+        {"help", 0, 0, O_HELP},       {"tick-us", 1, 0, O_TICK},
+        {0, 0, 0, 0}};
     optind = 2;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -165,6 +169,7 @@ static int parse_args(wbl_opts *o, int argc, char **argv)
         case O_PID: o->server_pid = atol(optarg); break;
         case O_INSECURE: o->insecure = 1; break;
         case O_JSON: o->json = 1; break;
+        case O_TICK: o->tick_us = atoi(optarg); break;
         default: return -1;
         }
     }
@@ -185,7 +190,8 @@ static int parse_args(wbl_opts *o, int argc, char **argv)
         o->rooms = 1;
     if (o->rooms < 1 || o->clients < 1 || o->threads < 1 || o->threads > 64 ||
         o->rate < 0 || o->duration < 0 || o->drain < 0 || o->elements < 1 ||
-        o->writers < 0 || o->presence_hz < 0 || o->connect_rate < 0)
+        o->writers < 0 || o->presence_hz < 0 || o->connect_rate < 0 ||
+        o->tick_us < 50 || o->tick_us > 100000)
         return -1;
     return 0;
 }
