@@ -230,8 +230,10 @@ static int repl_metrics(repl *r)
     return rc;
 }
 
-static void repl_free(repl *r)
+void repl_free(repl *r)
 {
+    if (!r)
+        return;
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);
     free(r);
@@ -277,6 +279,7 @@ int repl_start(node *n, repl **out)
         r->sub_started = 1;
     if (!r->sub_started) {
         repl_stop(r);
+        repl_free(r);
         return WB_ENOMEM;
     }
     WBLOGF(WBLOG_INFO, "replication started", WBF_STR("host", r->host),
@@ -297,8 +300,8 @@ void repl_stop(repl *r)
         pthread_join(r->pub_thr, NULL);
     if (r->sub_started)
         pthread_join(r->sub_thr, NULL);
+    r->pub_started = r->sub_started = 0;
     repl_meta_free();
-    repl_free(r);
 }
 
 int repl_sleep(repl *r, unsigned ms)

@@ -37,9 +37,13 @@ typedef struct repl repl;
  * why), WB_ENOMEM. Redis need not be reachable: the threads retry. */
 int repl_start(node *n, repl **out);
 
-/* Stops the threads (each within about one second), persists the cursors
- * and frees r. NULL is ignored. Call before the engine closes. */
+/* Stops the threads (each within about one second; a repair in progress
+ * stops at its next board) and persists the cursors. NULL is ignored. Call
+ * before the engine closes; r stays valid (repl_kick is a no-op) until
+ * repl_free, which comes after the engine closed (the engine thread may
+ * still be kicking it). */
 void repl_stop(repl *r);
+void repl_free(repl *r);
 
 /* New durable local ops: wakes the publisher. Any thread, never blocks. */
 void repl_kick(repl *r);

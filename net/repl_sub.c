@@ -179,6 +179,7 @@ static int submit_one(repl *r, const uint8_t *p, uint32_t len)
         return 0;
     }
     uint32_t nops = b->nops;
+    rc = WB_ECLOSED; /* stopping before the first try: not submitted */
     for (int tries = 0; tries < 20000 && !atomic_load(&r->stop); tries++) {
         rc = engine_submit_remote(r->eng, b);
         if (rc != WB_EAGAIN)

@@ -129,11 +129,13 @@ static int wbd_serve(node *n)
     pthread_join(t, NULL);
     if (rec.status)
         status = 1;
-    repl_stop(atomic_exchange(&n->repl, NULL));
+    repl *rp = atomic_exchange(&n->repl, NULL);
+    repl_stop(rp);
     mirror_stop(n);
     WBLOG(WBLOG_INFO, "closing the engine (drain, final fsync, snapshots)");
     if (node_close_engine(n))
         status = 1;
+    repl_free(rp); /* after the engine thread's last repl_kick */
     ws_hub_destroy(n);
     return status;
 }
