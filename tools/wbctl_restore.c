@@ -60,6 +60,10 @@ static const char restore_help[] =
     "                       --as) in another data directory, created if\n"
     "                       needed; the board must not exist there yet\n"
     "\n"
+    "From the Mongo mirror instead of DATA_DIR: wbctl restore --from-mongo\n"
+    "URL --board ID [--until ...] [--out FILE | --into DIR] (its --help;\n"
+    "docs/mongo.md).\n"
+    "\n"
     "Read-only restores work while a node runs. Exit 0 ok, 1 failure\n"
     "(board not found, history retained away, corrupt data, lock held),\n"
     "2 usage error.\n";
