@@ -38,11 +38,13 @@ export class Conn {
     this.opBase = seed | (BigInt(Math.floor(Math.random() * 4096)) << 20n);
     this.opCounter = 0n;
     this.on = { state: () => {}, welcome: () => {}, presence: () => {}, fatal: () => {}, refused: () => {}, applied: () => {} };
-    this.stats = { welcomes: 0, resent: 0, acked: 0, dups: 0 };
+    this.stats = { welcomes: 0, resent: 0, acked: 0, dups: 0, resumeBytes: 0, welcomeFlags: -1 };
     this.storeKey = "wb.pending." + board;
     this.restore();
-    addEventListener("online", () => { if (!this.ws) this.connect(); });
-    addEventListener("offline", () => { if (this.state !== "connected") this.setState("offline"); });
+    this.onOnline = () => { if (!this.ws) this.connect(); };
+    this.onOffline = () => { if (this.state !== "connected") this.setState("offline"); };
+    addEventListener("online", this.onOnline);
+    addEventListener("offline", this.onOffline);
   }
 
   setState(s) {
@@ -112,6 +114,8 @@ export class Conn {
 
   stop() {
     this.stopped = true;
+    removeEventListener("online", this.onOnline);
+    removeEventListener("offline", this.onOffline);
     clearTimeout(this.retryTimer);
     clearInterval(this.pingTimer);
     if (this.ws) this.ws.close(1000);
@@ -133,6 +137,7 @@ export class Conn {
     ws.onopen = () => {
       const resume = this.model.vv.size && !this.forgetVV ? C.encodeVV(this.model.vv) : new Uint8Array(0);
       this.forgetVV = false;
+      this.stats.resumeBytes = resume.length;
       ws.send(C.encodeHello(this.token, this.boardId, resume));
     };
     ws.onmessage = (ev) => {
@@ -194,6 +199,7 @@ export class Conn {
     this.user = f.user;
     this.attempt = 0;
     this.stats.welcomes++;
+    this.stats.welcomeFlags = f.flags;
     if (f.flags & 1) {
       const ids = new Set();
       for (const d of f.delta) for (const id of this.model.applyOps(d.batch.ops, false)) ids.add(id);

@@ -95,13 +95,15 @@ export class Editor {
     s.addEventListener("pointerdown", (e) => this.down(e));
     s.addEventListener("pointermove", (e) => this.move(e));
     s.addEventListener("pointerup", (e) => this.up(e));
-    s.addEventListener("pointercancel", (e) => this.up(e));
+    s.addEventListener("pointercancel", () => this.cancel());
     s.addEventListener("dblclick", (e) => this.dblclick(e));
     s.addEventListener("wheel", (e) => this.wheel(e), { passive: false });
     this.keyHandler = (e) => this.key(e);
     addEventListener("keydown", this.keyHandler);
-    addEventListener("keyup", (e) => { if (e.code === "Space") this.space = false; });
-    addEventListener("resize", () => this.schedule());
+    this.keyUpHandler = (e) => { if (e.code === "Space") this.space = false; };
+    this.resizeHandler = () => this.schedule();
+    addEventListener("keyup", this.keyUpHandler);
+    addEventListener("resize", this.resizeHandler);
   }
 
   setReadonly(ro) {
@@ -205,8 +207,19 @@ export class Editor {
   }
 
   // ---- pointer ---------------------------------------------------------------------
+  // The browser took the pointer away: drop what was in progress.
+  cancel() {
+    this.drag = null;
+    this.draft = null;
+    this.preview.clear();
+    this.hidden.clear();
+    this.schedule();
+  }
+
   down(e) {
     if (this.textEdit) { this.commitText(); return; }
+    e.preventDefault(); // no text selection, no native drag (which cancels the pointer)
+    getSelection().removeAllRanges();
     this.svg.setPointerCapture(e.pointerId);
     const p = this.toWorld(e);
     this.cursor = p;
@@ -265,7 +278,7 @@ export class Editor {
         this.openText({ id: newId(), type: "sticky", x: p.x - 10000, y: p.y - 10000, width: 20000, height: 20000, text: "", fontSize: 2000, fillColor: st.fillColor || STICKY_FILL }, true);
         return;
       case "eraser":
-        this.drag = { mode: "erase" };
+        this.drag = { mode: "erase", last: p };
         this.eraseAt(p);
         return;
       default:
@@ -284,10 +297,9 @@ export class Editor {
           this.cam.ty = d.ty + e.clientY - d.sy;
           break;
         case "pen": {
-          const pts = this.draft.points;
-          const q = [p.x - this.draft.x, p.y - this.draft.y];
-          const l = pts[pts.length - 1];
-          if (Math.hypot(q[0] - l[0], q[1] - l[1]) * this.cam.zoom >= 150 && pts.length < 16000) pts.push(q);
+          // every coalesced position, not only the one per frame
+          const evs = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
+          for (const ce of evs.length ? evs : [e]) this.penPoint(this.toWorld(ce));
           break;
         }
         case "box": {
@@ -313,7 +325,7 @@ export class Editor {
           d.cur = p;
           break;
         case "erase":
-          this.eraseAt(p);
+          this.eraseAlong(d, p);
           break;
         default:
       }
@@ -326,6 +338,9 @@ export class Editor {
     const d = this.drag;
     this.drag = null;
     if (!d) return;
+    const pe = this.toWorld(e);
+    if (d.mode === "pen") this.penPoint(pe);
+    if (d.mode === "erase") this.eraseAlong(d, pe);
     const z = zBetween(this.topZ(), null);
     const create = (el) => { if (z) el.z = z; const { id, ...props } = el; this.act([{ kind: "upsert", id, props }]); return id; };
     switch (d.mode) {
@@ -390,6 +405,22 @@ export class Editor {
   }
 
   setToolKeepSel(t) { this.tool = t; this.svg.dataset.tool = t; this.ui.onTool(t); }
+
+  penPoint(p) {
+    const pts = this.draft.points;
+    const q = [p.x - this.draft.x, p.y - this.draft.y];
+    const l = pts[pts.length - 1];
+    if (Math.hypot(q[0] - l[0], q[1] - l[1]) * this.cam.zoom >= 150 && pts.length < 16000) pts.push(q);
+  }
+
+  // Erases along the segment from the last position (the browser delivers
+  // at most one move per frame: a fast swipe must not skip elements).
+  eraseAlong(d, p) {
+    const a = d.last, step = this.tol() / 2;
+    const n = Math.min(200, Math.ceil(Math.hypot(p.x - a.x, p.y - a.y) / step));
+    for (let i = 1; i <= n; i++) this.eraseAt({ x: a.x + ((p.x - a.x) * i) / n, y: a.y + ((p.y - a.y) * i) / n });
+    d.last = p;
+  }
 
   eraseAt(p) {
     if (this.readonly) return;
@@ -558,6 +589,7 @@ export class Editor {
     if (k === "+" || k === "=") { this.zoomBy(1.2); return; }
     if (k === "-") { this.zoomBy(1 / 1.2); return; }
     if (k === "0") { this.cam = { tx: 0, ty: 0, zoom: 1 }; this.schedule(); return; }
+    if (e.code === "Digit1" && e.shiftKey) { this.zoomToFit(); return; }
     const arrows = { arrowleft: [-1, 0], arrowright: [1, 0], arrowup: [0, -1], arrowdown: [0, 1] };
     if (arrows[k] && this.sel.size) { e.preventDefault(); const s = e.shiftKey ? 1000 : 100; this.nudge(arrows[k][0] * s, arrows[k][1] * s); return; }
     if (TOOL_KEYS[k]) this.setTool(TOOL_KEYS[k]);
@@ -656,5 +688,22 @@ export class Editor {
     for (const c of [...this.cursors.children]) if (!keep.has(c.dataset.user)) c.remove();
   }
 
-  destroy() { removeEventListener("keydown", this.keyHandler); }
+  destroy() {
+    removeEventListener("keydown", this.keyHandler);
+    removeEventListener("keyup", this.keyUpHandler);
+    removeEventListener("resize", this.resizeHandler);
+  }
+
+  // Fits every element into the view (Shift+1).
+  zoomToFit() {
+    const els = this.elements();
+    if (!els.length) { this.cam = { tx: 0, ty: 0, zoom: 1 }; this.schedule(); return; }
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (const e of els) { const b = bounds(e); x0 = Math.min(x0, b.x); y0 = Math.min(y0, b.y); x1 = Math.max(x1, b.x + b.w); y1 = Math.max(y1, b.y + b.h); }
+    const r = this.svg.getBoundingClientRect();
+    const w = (x1 - x0) / 100 || 1, h = (y1 - y0) / 100 || 1;
+    const z = Math.min(4, Math.max(0.1, Math.min((r.width - 80) / w, (r.height - 80) / h)));
+    this.cam = { zoom: z, tx: r.width / 2 - ((x0 + x1) / 200) * z, ty: r.height / 2 - ((y0 + y1) / 200) * z };
+    this.schedule();
+  }
 }

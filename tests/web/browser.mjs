@@ -234,6 +234,8 @@ async function outage(sig, shape, from, to) {
   const mine = await until(async () => (await rendered(A)).find((e) => !before.has(e.id)), 3000);
   check(mine && mine.type === shape, sig + ": A's offline " + shape + " shows at once in A");
   await sleep(700); // a reconnect attempt or two fail meanwhile
+  check(await A.evaluate(() => window.__wb.conn.pending.length) >= 1, sig + ": the offline op waits in A's queue");
+  const resent0 = await A.evaluate(() => window.__wb.conn.stats.resent);
   await startNode();
   serverDown = false;
   check(await until(async () => (await connState(A)) === "connected" && (await connState(B)) === "connected", 20000),
@@ -252,9 +254,52 @@ async function outage(sig, shape, from, to) {
   };
   check(await until(same), sig + ": A, B and the server agree on the elements");
   check(await A.evaluate(() => window.__wb.conn.pending.length === 0), sig + ": A's queue is empty (acked)");
+  const st = await A.evaluate(() => window.__wb.conn.stats);
+  check(st.resent > resent0, sig + ": the queued batch went out after the welcome (" + st.resent + ")");
+  check(st.resumeBytes > 0 && (st.welcomeFlags === 1 || st.welcomeFlags === 2),
+    sig + ": A resumed with its version token (" + st.resumeBytes + " bytes; welcome flags " + st.welcomeFlags + ": " +
+    (st.welcomeFlags === 1 ? "delta" : "resync") + ")");
 }
 await outage("SIGTERM", "rect", [350, 620], [450, 700]);
 await outage("SIGKILL", "ellipse", [900, 500], [1050, 650]);
+
+// more tools, each seen in B: sticky, fill, move, resize, z-order, eraser
+const attr = (page, sel, name) => page.$eval("#layer-elements " + sel, (n, a) => n.getAttribute(a), name).catch(() => null);
+await A.keyboard.press("Escape");
+await A.keyboard.press("s");
+await A.mouse.click(1000, 220);
+await A.waitForFunction(() => document.activeElement && document.activeElement.classList.contains("wb-text-edit"), null, { timeout: 5000 });
+await A.keyboard.type("Ship it");
+await A.keyboard.press("Escape");
+check(await until(async () => (await B.$eval('#layer-elements g[data-type="sticky"] text', (n) => n.textContent).catch(() => "")) === "Ship it"),
+  "B renders A's sticky note 'Ship it'");
+await A.keyboard.press("v");
+await A.mouse.click(700, 250); // the red rectangle's top edge
+await A.click('.swatch[title="fillColor"][data-colour="a5d8ffff"]');
+check(await until(async () => (await attr(B, 'g[data-type="rect"] rect', "fill")) === "#a5d8ff"), "A fills the selected rectangle: B shows the fill");
+await drag(A, [800, 380], [850, 400], 6); // its south-east handle
+check(await until(async () => Number(await attr(B, 'g[data-type="rect"] rect', "width")) === 25000), "A resizes the rectangle to 250 px: B shows it");
+const stickyY = Number(await attr(B, 'g[data-type="sticky"] rect', "y"));
+await A.mouse.click(1000, 220);
+await drag(A, [1000, 220], [1000, 320], 6);
+check(await until(async () => Number(await attr(B, 'g[data-type="sticky"] rect', "y")) === stickyY + 10000), "A moves the sticky 100 px down: B shows it");
+await A.keyboard.press("Escape");
+await A.mouse.click(440, 465); // the arrow
+await A.keyboard.press("Control+BracketLeft");
+check(await until(async () => (await rendered(B))[0]?.type === "arrow"), "A sends the arrow to the back: first in B's drawing order");
+await A.keyboard.press("Escape");
+await A.keyboard.press("l");
+await drag(A, [700, 720], [860, 740]);
+check(await until(async () => (await countType(B, "line")) === 1), "B renders A's line");
+await A.keyboard.press("e");
+await drag(A, [780, 700], [780, 760], 8);
+check(await until(async () => (await countType(B, "line")) === 0), "A erases the line: gone in B");
+check(await until(async () => !(await serverBoard(BOARD)).elements.some((e) => e.type === "line")), "server: the line is deleted");
+await A.keyboard.press("Control+z");
+check(await until(async () => (await countType(B, "line")) === 1), "A undoes the erase: the line is back in B");
+await A.keyboard.press("Control+y");
+check(await until(async () => (await countType(B, "line")) === 0), "A redoes the erase (Ctrl+Y): gone again in B");
+await A.keyboard.press("v");
 
 // 6. a viewer cannot draw
 const V = await newPage("V");
@@ -277,7 +322,11 @@ await sleep(500);
 const sv = await serverBoard(BOARD);
 check(sv.elements.length === count0 && !sv.elements.some((e) => e.id === "forced-by-viewer"), "viewer: the server stored nothing");
 check(!(await rendered(B)).some((e) => e.id === "forced-by-viewer"), "viewer: nothing reached B");
-check(await until(async () => (await V.$$eval(".wb-cursor .name", (n) => n.map((x) => x.textContent))).length >= 0), "viewer page alive");
+// the viewer still sees the others: A's cursor shows up in the viewer's page
+await A.mouse.move(610, 640, { steps: 3 });
+check(await until(async () => (await V.$$eval(".wb-cursor .name", (n) => n.map((x) => x.textContent))).includes("Alice")),
+  "viewer: sees A's cursor");
+check(await until(async () => (await B.$$eval("#presence li", (n) => n.map((x) => x.textContent))).includes("Vera")), "B's presence list has the viewer Vera");
 
 // exports work (PNG and SVG from the client)
 const exp = await A.evaluate(async () => {
