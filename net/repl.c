@@ -17,6 +17,7 @@
 #include "log.h"
 #include "repl_internal.h"
 #include "wb_error.h"
+#include "ws_hub.h"
 
 int64_t repl_now_ms(void)
 {
@@ -282,6 +283,15 @@ int repl_start(node *n, repl **out)
         repl_free(r);
         return WB_ENOMEM;
     }
+    /* presence is best effort: without its thread the node still replicates */
+    if (repl_presence_init() == 0 &&
+        pthread_create(&r->pres_thr, NULL, repl_presence_main, r) == 0) {
+        r->pres_started = 1;
+        ws_hub_set_presence_out(n, repl_presence_out, r);
+    } else {
+        WBLOG(WBLOG_WARN, "replication: presence will not cross nodes "
+                          "(no thread)");
+    }
     WBLOGF(WBLOG_INFO, "replication started", WBF_STR("host", r->host),
            WBF_INT("port", r->port), WBF_INT("db", r->db),
            WBF_INT("shards", r->shards), WBF_INT("retention", r->retention),
@@ -294,13 +304,17 @@ void repl_stop(repl *r)
 {
     if (!r)
         return;
+    if (r->pres_started)
+        ws_hub_set_presence_out(r->n, NULL, NULL);
     atomic_store(&r->stop, 1);
     repl_kick(r);
+    if (r->pres_started)
+        pthread_join(r->pres_thr, NULL);
     if (r->pub_started)
         pthread_join(r->pub_thr, NULL);
     if (r->sub_started)
         pthread_join(r->sub_thr, NULL);
-    r->pub_started = r->sub_started = 0;
+    r->pub_started = r->sub_started = r->pres_started = 0;
     repl_meta_free();
 }
 

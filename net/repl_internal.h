@@ -64,8 +64,8 @@ struct repl {
     char advertise[300];
     char oplog_dir[4200];
     /* threads */
-    pthread_t pub_thr, sub_thr;
-    int pub_started, sub_started;
+    pthread_t pub_thr, sub_thr, pres_thr;
+    int pub_started, sub_started, pres_started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int kicked;             /* [mu] new local ops */
@@ -94,6 +94,12 @@ int repl_reply_ok(redisContext *c, redisReply *rep); /* 0, or -1 (frees) */
 /* repl_pub.c / repl_sub.c */
 void *repl_pub_main(void *arg);
 void *repl_sub_main(void *arg);
+
+/* repl_presence.c: presence over pub/sub (its own thread) */
+int repl_presence_init(void);
+void *repl_presence_main(void *arg);
+void repl_presence_out(void *ctx, const char *board_id, const uint8_t *frame,
+                       size_t len);
 
 /* repl_meta.c */
 int repl_meta_publish(repl *r, redisContext *c);

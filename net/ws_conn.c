@@ -139,6 +139,27 @@ void ws_hub_service(node *n)
         ws_hub_core_service(n->hub);
 }
 
+void ws_hub_set_presence_out(node *n,
+                             void (*fn)(void *ctx, const char *board_id,
+                                        const uint8_t *frame, size_t len),
+                             void *ctx)
+{
+    ws_hub *h = n->hub;
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->ev_mu);
+    h->presence_out = fn;
+    h->presence_ctx = ctx;
+    pthread_mutex_unlock(&h->ev_mu);
+}
+
+void ws_hub_presence_remote(node *n, const char *board_id, const uint8_t *frame,
+                            size_t len)
+{
+    if (n->hub)
+        ws_hub_core_presence_remote(n->hub, board_id, frame, len);
+}
+
 void ws_hub_board_gone(node *n, const char *board_id)
 {
     if (n->hub)

@@ -363,10 +363,53 @@ static void deliver_welcome(ws_hub *h, ws_event *ev)
     }
 }
 
+/* Presence relayed between nodes (replication, Redis pub/sub): best
+ * effort, never numbered with the ops, queued like local presence. */
+void ws_hub_core_presence_remote(ws_hub *h, const char *board_id,
+                                 const uint8_t *frame, size_t len)
+{
+    if (strlen(board_id) > WB_MAX_ID_LEN || !len)
+        return;
+    ws_event *ev = calloc(1, sizeof *ev);
+    if (!ev)
+        return;
+    ev->kind = WS_EV_PRESENCE;
+    ev->buf = ws_buf_new(frame, len);
+    if (!ev->buf) {
+        free(ev);
+        return;
+    }
+    strcpy(ev->board, board_id);
+    ws_hub_push(h, ev);
+}
+
+void ws_hub_presence_forward(ws_hub *h, const char *board_id, const ws_buf *b)
+{
+    pthread_mutex_lock(&h->ev_mu);
+    void (*fn)(void *, const char *, const uint8_t *, size_t) =
+        h->presence_out;
+    void *ctx = h->presence_ctx;
+    pthread_mutex_unlock(&h->ev_mu);
+    if (fn)
+        fn(ctx, board_id, b->data, b->len);
+}
+
+static void deliver_presence(ws_hub *h, ws_event *ev)
+{
+    ws_room *r = ws_hub_find_room(h, ev->board);
+    for (ws_sess *s = r ? r->head : NULL; s; s = s->rnext)
+        if (s->state == WS_JOINED)
+            ws_sess_enqueue(s, ev->buf, WS_Q_PRESENCE);
+}
+
 static void deliver(ws_hub *h, ws_event *ev)
 {
     if (ev->kind == WS_EV_WELCOME) {
         deliver_welcome(h, ev);
+        return;
+    }
+    if (ev->kind == WS_EV_PRESENCE) {
+        deliver_presence(h, ev);
         return;
     }
     if (ev->kind == WS_EV_ACK) {

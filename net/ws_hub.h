@@ -52,6 +52,18 @@ void ws_hub_quiesce(node *n);
  * queues and requests writable callbacks. */
 void ws_hub_service(node *n);
 
+/* Presence across nodes (replication): set_presence_out registers fn (NULL:
+ * none), called on the lws service thread with every presence frame a
+ * local session sends (encoded server frame; must not block);
+ * presence_remote (any thread) hands a frame from another node to the
+ * board's local sessions. */
+void ws_hub_set_presence_out(node *n,
+                             void (*fn)(void *ctx, const char *board_id,
+                                        const uint8_t *frame, size_t len),
+                             void *ctx);
+void ws_hub_presence_remote(node *n, const char *board_id, const uint8_t *frame,
+                            size_t len);
+
 /* lws service thread: the board was deleted (REST DELETE): every session
  * of its room gets a fatal not_found error and is closed with 4004. */
 void ws_hub_board_gone(node *n, const char *board_id);

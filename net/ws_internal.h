@@ -101,6 +101,11 @@ void ws_hub_core_on_ops(ws_hub *h, const char *board_id,
 /* Service thread: delivers pending events to sessions. */
 void ws_hub_core_service(ws_hub *h);
 
+/* Any thread: a server presence frame (encoded) from another node, for the
+ * sessions joined to board. Copied. */
+void ws_hub_core_presence_remote(ws_hub *h, const char *board_id,
+                                 const uint8_t *frame, size_t len);
+
 /* Service thread: closes every session of board_id's room (not_found,
  * 4004). Returns how many. */
 size_t ws_hub_core_board_gone(ws_hub *h, const char *board_id);
@@ -155,6 +160,10 @@ typedef struct ws_buf {
     uint8_t pre[WS_BUF_PRE];
     uint8_t data[];
 } ws_buf;
+
+/* Service thread: hands a local session's presence frame to presence_out
+ * (replication: other nodes). */
+void ws_hub_presence_forward(ws_hub *h, const char *board_id, const ws_buf *b);
 
 ws_buf *ws_buf_new(const uint8_t *p, size_t len); /* refs = 1; NULL: ENOMEM */
 ws_buf *ws_buf_alloc(size_t len); /* uninitialised data; refs = 1 */
@@ -251,7 +260,8 @@ typedef struct ws_room {
     char board[WB_MAX_ID_LEN + 1];
 } ws_room;
 
-enum ws_ev_kind { WS_EV_ACK = 0, WS_EV_OPS = 1, WS_EV_WELCOME = 2 };
+enum ws_ev_kind { WS_EV_ACK = 0, WS_EV_OPS = 1, WS_EV_WELCOME = 2,
+                  WS_EV_PRESENCE = 3 /* from another node (replication) */ };
 
 typedef struct ws_event {
     struct ws_event *next;
@@ -282,6 +292,11 @@ struct ws_hub {
     pthread_mutex_t ev_mu;   /* guards the three fields below */
     ws_event *ev_head, *ev_tail;
     uint64_t ev_ops_pushed;  /* ops events numbered so far */
+    /* [ev_mu] presence of local sessions, handed to replication (NULL:
+     * none): ws_hub_set_presence_out */
+    void (*presence_out)(void *ctx, const char *board_id,
+                         const uint8_t *frame, size_t len);
+    void *presence_ctx;
     /* the welcome worker (ws_welcome.c): */
     pthread_mutex_t wq_mu;   /* guards the four fields below */
     pthread_cond_t wq_cv;

@@ -293,6 +293,7 @@ static void on_presence(ws_sess *s, ws_frame *f)
     for (ws_sess *o = s->room->head; o; o = o->rnext)
         if (o != s && o->state == WS_JOINED)
             ws_sess_enqueue(o, b, WS_Q_PRESENCE);
+    ws_hub_presence_forward(s->hub, s->board, b); /* to other nodes */
     ws_buf_unref(b);
 }
 

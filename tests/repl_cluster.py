@@ -18,7 +18,8 @@ Scenarios (docs/replication.md; the issue's tests 1-6):
   ws        WebSocket client moves from node A to node B with its version
             token (tests/repl_ws.mjs): every missed op exactly once, its
             unacked resends apply once.
-  latency   op written on A (WebSocket) seen by a client on B: p50/p99.
+  latency   op written on A (WebSocket) seen by a client on B: p50/p99;
+            presence crosses nodes (Redis pub/sub) both ways.
 Prints "FAIL: ..." per failed check; exits with the number of failures.
 """
 import atexit
@@ -542,6 +543,7 @@ def sc_latency():
     redis, nodes, token = cluster()
     boards = make_boards(nodes, token, 1)
     run_node_script(["latency", nodes[0].url, nodes[1].url, SECRET, boards[0]])
+    run_node_script(["presence", nodes[0].url, nodes[1].url, SECRET, boards[0]])
 
 
 def main():

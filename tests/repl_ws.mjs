@@ -8,9 +8,11 @@
 //            applied once (cluster-wide: one stamp per op id).
 //   latency  an op written by a client on A reaches a client on B: p50/p99
 //            of the time between the send on A and the frame on B.
+//   presence a client's presence on A reaches a client on B and back
+//            (Redis pub/sub), with the sender's user id and position.
 // Prints "FAIL: ..." per failed check; exits with the number of failures.
 import { createHmac } from "node:crypto";
-import { decodeServerFrame, encodeHello, encodeOps, encodeVV, FRAME } from "../net/web/codec.js";
+import { decodeServerFrame, encodeHello, encodeOps, encodePresence, encodeVV, FRAME } from "../net/web/codec.js";
 
 const [MODE, URL_A, URL_B, SECRET, BOARD] = process.argv.slice(2);
 let fails = 0;
@@ -224,10 +226,46 @@ async function latency() {
   b.close();
 }
 
+async function presence() {
+  const ta = jwt({ sub: "alice", name: "Alice", role: "editor" });
+  const tb = jwt({ sub: "bob", name: "Bob", role: "editor" });
+  const a = new Client(URL_A, "alice@A", ta);
+  const b = new Client(URL_B, "bob@B", tb);
+  await a.open();
+  await b.open();
+  a.send(encodeHello(ta, BOARD, null));
+  b.send(encodeHello(tb, BOARD, null));
+  check(await a.wait((f) => f.type === FRAME.WELCOME), "welcome A");
+  check(await b.wait((f) => f.type === FRAME.WELCOME), "welcome B");
+  await sleep(300);
+  const t0 = performance.now();
+  for (let i = 0; i < 10; i++) {
+    a.send(encodePresence(1234, -56, true));
+    const got = await b.wait((f) => f.type === FRAME.SPRESENCE && f.user === "alice", 200);
+    if (got) break;
+  }
+  const fb = b.frames.find((f) => f.type === FRAME.SPRESENCE && f.user === "alice");
+  if (check(fb, "alice's presence on A never reached bob on B")) {
+    check(fb.x === 1234 && fb.y === -56 && fb.name === "Alice", "presence relayed wrong: " + JSON.stringify([fb.x, fb.y, fb.name]));
+    console.log(`  presence A->B: ${(fb.at - t0).toFixed(1)} ms`);
+  }
+  for (let i = 0; i < 10; i++) {
+    b.send(encodePresence(7, 8, false));
+    if (await a.wait((f) => f.type === FRAME.SPRESENCE && f.user === "bob", 200)) break;
+  }
+  check(a.frames.some((f) => f.type === FRAME.SPRESENCE && f.user === "bob" && f.x === 7),
+        "bob's presence on B never reached alice on A");
+  check(!a.frames.some((f) => f.type === FRAME.SPRESENCE && f.user === "alice"),
+        "alice got her own presence back");
+  a.close();
+  b.close();
+}
+
 const timer = setTimeout(() => { check(false, "timed out"); process.exit(fails); }, 100000);
 try {
   if (MODE === "move") await move();
   else if (MODE === "latency") await latency();
+  else if (MODE === "presence") await presence();
   else check(false, "unknown mode " + MODE);
 } catch (e) {
   check(false, "exception: " + (e.stack || e));
