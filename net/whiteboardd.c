@@ -51,6 +51,8 @@ static void wbd_aliases(int argc, char **argv)
             argv[i] = (char *)"--data-dir";
         } else if (strcmp(argv[i], "--mongo") == 0) {
             argv[i] = (char *)"--mongo-url";
+        } else if (strcmp(argv[i], "--redis") == 0) {
+            argv[i] = (char *)"--redis-url";
         } else if (strncmp(argv[i], "--data=", 7) == 0 && !buf[0]) {
             snprintf(buf, sizeof buf, "--data-dir=%s", argv[i] + 7);
             argv[i] = buf;
@@ -66,6 +68,7 @@ static int wbd_load(cfg *c, int argc, char **argv)
     if (rc == CFG_HELP) {
         cfg_print_help(stdout, argv[0]);
         printf("  --data <dir>\n      alias of --data-dir\n"
+               "  --redis <url>\n      alias of --redis-url\n"
                "  --version\n      print the version and exit\n");
         return 1;
     }

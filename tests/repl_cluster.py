@@ -160,11 +160,14 @@ class Node:
                     "REDIS_URL": self.redis.url(), "WB_REDIS_SHARDS": "4",
                     "WB_LOG_LEVEL": "info", "WB_SNAPSHOT_OPS": "200"})
         env.update(self.env)
+        extra = []
+        if self.idx == 2:  # node 2 takes the URL as a flag (alias --redis)
+            extra = ["--redis", env.pop("REDIS_URL")]
         self.logpath = os.path.join(TMP, "node%d.log" % self.idx)
         log = open(self.logpath, "ab")
         self.proc = subprocess.Popen(
             [BIN, "--data-dir", self.data, "--listen",
-             "127.0.0.1:%d" % self.port, "--node-id", str(self.id)],
+             "127.0.0.1:%d" % self.port, "--node-id", str(self.id)] + extra,
             stdout=subprocess.DEVNULL, stderr=log, env=env, cwd=TMP)
         STARTED.append(self.proc)
         deadline = time.monotonic() + START_TIMEOUT
