@@ -133,6 +133,10 @@ if ! wait_listen "$T/node.out" $NODE; then
     tail -20 "$T/node.log"
     exit 1
 fi
+for _ in $(seq 1 600); do # the API answers 503 until recovery is done
+    curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break
+    sleep 0.1
+done
 URL=ws://127.0.0.1:$PORT
 run_loads node "$URL"
 

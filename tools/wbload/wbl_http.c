@@ -284,13 +284,22 @@ static int setup_boards(wbl_run *r)
         char body[96];
         snprintf(body, sizeof body, "{\"title\":\"wb-load %s room %d\"}",
                  r->nonce, i);
-        int st;
-        char *resp;
-        if (wbl_http(r, "POST", "/api/v1/boards", r->tokens[0], body, &st,
-                     &resp)) {
-            fprintf(stderr, "wb-load: cannot reach %s:%d over HTTP\n", r->host,
-                    r->port);
-            return -1;
+        int st = 0;
+        char *resp = NULL;
+        /* a node still recovering answers 503: retry for up to 30 s */
+        for (int tries = 0; tries < 300; tries++) {
+            free(resp);
+            resp = NULL;
+            if (wbl_http(r, "POST", "/api/v1/boards", r->tokens[0], body, &st,
+                         &resp)) {
+                fprintf(stderr, "wb-load: cannot reach %s:%d over HTTP\n",
+                        r->host, r->port);
+                return -1;
+            }
+            if (st != 503)
+                break;
+            struct timespec ts = {0, 100000000L};
+            nanosleep(&ts, NULL);
         }
         r->boards[i] = st == 201 || st == 200 ? json_field(resp, "id") : NULL;
         if (!r->boards[i]) {
