@@ -224,6 +224,18 @@ if "element_type_mix" in queries:
           "element type mix: %r want %r" % (got, want))
     check(len(want) == 6, "traffic should cover 6 element types: %r" % want)
 
+# ---- the driver's framing, as the test double saw it -----------------------
+# libmongoc's handshake (hello/isMaster) then every command as OP_MSG with
+# $db, and pymongo's reads above needed getMore (first batches are 101).
+seen = open(mongo.log.name, encoding="utf-8", errors="replace").read()
+check(re.search(r"mongo_server: \w+ (hello|isMaster|ismaster) db=", seen),
+      "no hello/isMaster in the server log")
+check(re.search(r"mongo_server: OpMsg update db=wbtest \$db", seen),
+      "the mirror's updates did not arrive as OP_MSG with $db")
+check(re.search(r"mongo_server: OpMsg createIndexes db=wbtest \$db", seen),
+      "no createIndexes as OP_MSG")
+check(re.search(r"mongo_server: OpMsg getMore db=wbtest", seen),
+      "no getMore")
 node.term()
 mongo.stop()
 finish()

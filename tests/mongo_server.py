@@ -35,7 +35,11 @@ and restarted server keeps what it acknowledged.
 
 Commands (what libmongoc's mirror and wbctl, and pymongo in the tests, use):
   hello / isMaster / ismaster  standalone primary, maxWireVersion 13 (5.0),
-                               no saslSupportedMechs (no auth), helloOk
+                               no saslSupportedMechs (no auth), helloOk;
+                               libmongoc 1.23 sends isMaster over OP_QUERY
+                               first, then every command as OP_MSG with $db
+                               (each command is logged to stderr:
+                               "mongo_server: OpMsg update db=X $db")
   ping, buildInfo, endSessions, killCursors, drop, dropDatabase,
   listCollections (names only), listIndexes
   insert                       duplicate _id or unique index: E11000 write
@@ -45,7 +49,8 @@ Commands (what libmongoc's mirror and wbctl, and pymongo in the tests, use):
                                upserted
   delete                       q/limit
   find                         filter, sort, skip, limit, projection,
-                               batchSize, singleBatch; getMore on the cursor
+                               batchSize (default first batch 101, as
+                               MongoDB), singleBatch; getMore on the cursor
   count                        query (and countDocuments, which drivers send
                                as an aggregate)
   aggregate                    any pipeline mongomock runs; cursor replies
@@ -238,8 +243,12 @@ def cursor_reply(st, ns, docs, batch, single):
     return {'cursor': {'id': Int64(cid), 'ns': ns, 'firstBatch': first}}
 
 
-def batch_size(v):
-    return None if v is None or v == 0 else int(v)
+def batch_size(v, first=True):
+    """As MongoDB: a first batch without batchSize holds 101 documents (the
+    rest waits for getMore); a getMore without one takes the rest."""
+    if v is None or v == 0:
+        return 101 if first else None
+    return int(v)
 
 
 def cmd_find(st, db, doc):
@@ -263,7 +272,7 @@ def cmd_getmore(st, db, doc):
         return {'ok': 0, 'code': 43, 'codeName': 'CursorNotFound',
                 'errmsg': 'cursor id %d not found' % cid}
     ns, rest = st.cursors.pop(cid)
-    n = batch_size(doc.get('batchSize'))
+    n = batch_size(doc.get('batchSize'), first=False)
     now, later = (rest, []) if n is None else (rest[:n], rest[n:])
     if later:
         st.cursors[cid] = (ns, later)
@@ -366,6 +375,9 @@ def handle(st, request):
         dbname = doc['$db']
     args = {k: v for k, v in doc.items() if k not in GENERIC}
     entry = COMMANDS.get(name.lower())
+    # one line per command: the tests check the driver's framing
+    log('%s %s db=%s%s' % (type(request).__name__, name, dbname,
+                           ' $db' if '$db' in doc else ''))
     with st.lock:
         if entry is None:
             reply = {'ok': 0, 'code': 59, 'codeName': 'CommandNotFound',
