@@ -598,7 +598,11 @@ export class Editor {
   // ---- presence ------------------------------------------------------------------------
   sendPresence(force) {
     const now = Date.now();
-    if (!this.cursor || (!force && now - this.lastPresence < 80)) return;
+    if (!force && now - this.lastPresence < 80) return;
+    if (!this.cursor) { // never pointed yet: where this user is looking
+      const r = this.svg.getBoundingClientRect();
+      this.cursor = this.toWorld({ clientX: r.left + r.width / 2, clientY: r.top + r.height / 2 });
+    }
     this.lastPresence = now;
     const drawing = !!(this.drag && ["pen", "box", "segment"].includes(this.drag.mode));
     this.conn.presence(this.cursor.x, this.cursor.y, drawing, [...this.sel]);

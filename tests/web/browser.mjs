@@ -209,6 +209,8 @@ await A.mouse.move(520, 660, { steps: 3 });
 check(await until(async () => (await B.$$eval(".wb-cursor .name", (n) => n.map((x) => x.textContent))).includes("Alice")),
   "B shows A's cursor labelled Alice");
 check(await until(async () => (await B.$$eval("#presence li", (n) => n.map((x) => x.textContent))).includes("Alice")), "B's presence list has Alice");
+check(await until(async () => (await A.$$eval("#presence li", (n) => n.map((x) => x.textContent))).includes("Bob")),
+  "A's presence list has Bob (who has not moved his pointer: heartbeat)");
 
 // 3. undo / redo
 await A.keyboard.press("Control+z");
