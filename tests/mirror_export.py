@@ -14,6 +14,8 @@ import re
 import subprocess
 import sys
 
+import pymongo
+
 from bson.int64 import Int64
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -223,6 +225,27 @@ if "element_type_mix" in queries:
     check([(r["_id"], r["elements"]) for r in got] == want,
           "element type mix: %r want %r" % (got, want))
     check(len(want) == 6, "traffic should cover 6 element types: %r" % want)
+
+# ---- the test double itself: duplicate keys, count, delete ------------------
+scratch = db.scratch
+scratch.insert_one({"_id": "a", "v": 1})
+try:
+    scratch.insert_one({"_id": "a", "v": 2})
+    check(False, "a duplicate _id was accepted")
+except pymongo.errors.DuplicateKeyError as e:
+    check(e.code == 11000 and "E11000" in str(e), "duplicate key: %r" % e)
+scratch.create_index([("v", 1)], unique=True, name="v_unique")
+try:
+    scratch.insert_many([{"_id": "b", "v": 1}, {"_id": "c", "v": 3}],
+                        ordered=False)
+    check(False, "a duplicate unique key was accepted")
+except pymongo.errors.BulkWriteError as e:
+    errs = e.details["writeErrors"]
+    check(len(errs) == 1 and errs[0]["code"] == 11000 and
+          e.details["nInserted"] == 1, "unordered bulk with one dup: %r" % e.details)
+check(scratch.count_documents({}) == 2 and
+      db.command("count", "scratch")["n"] == 2, "count")
+check(scratch.delete_many({}).deleted_count == 2, "delete")
 
 # ---- the driver's framing, as the test double saw it -----------------------
 # libmongoc's handshake (hello/isMaster) then every command as OP_MSG with
