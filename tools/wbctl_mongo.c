@@ -27,6 +27,8 @@
  * seq:N counts in the oplog of the node that mirrored the ops (the `seq`
  * field); in a cluster where each node mirrors its own ops, use a TIME.
  *
+ * Reading the documents: wbctl_mongo_read.c.
+ *
  * Exit 0 ok, 1 failure (Mongo unreachable, board not found, damaged
  * snapshot), 2 usage error.
  */
@@ -37,18 +39,15 @@
 #include <string.h>
 
 #include <mongoc/mongoc.h>
-#include <zstd.h>
 
 #include "board.h"
-#include "codec.h"
 #include "oplog.h"
 #include "oplog_internal.h"
-#include "restore.h"
-#include "vv.h"
 #include "wb_error.h"
 #include "wbctl.h"
 #include "wbctl_data.h"
 #include "wbctl_mongo.h"
+#include "wbctl_mongo_internal.h"
 
 static const char mongo_usage[] =
     "wbctl restore --from-mongo URL --board ID [--until seq:N|TIME] "
@@ -65,24 +64,6 @@ static const char mongo_help[] =
     "                  (not in use by a node) so a node started there serves\n"
     "                  it\n"
     "A summary line with the state hash goes to stderr (stdout with --into).\n";
-
-typedef struct mopts {
-    const char *url, *board, *until, *out, *into;
-} mopts;
-
-typedef struct mctx {
-    mopts o;
-    restore_target t;
-    mongoc_client_t *client;
-    mongoc_database_t *db;
-    board *b;
-    vv snap_vv;            /* the snapshot's version vector */
-    int has_snap;
-    char snap_id[96];
-    int64_t snap_pos;
-    uint64_t ops_applied, ops_skipped;
-    snap_store *dst;       /* --into: the target store */
-} mctx;
 
 enum { M_HELP = 'h', M_URL = 1000, M_BOARD, M_UNTIL, M_OUT, M_INTO };
 
@@ -129,244 +110,6 @@ static int parse(int argc, char **argv, mopts *o)
     return -1;
 }
 
-static int64_t iter_i64(const bson_t *d, const char *key)
-{
-    bson_iter_t it;
-    return bson_iter_init_find(&it, d, key) ? bson_iter_as_int64(&it) : 0;
-}
-
-static const char *iter_str(const bson_t *d, const char *key)
-{
-    bson_iter_t it;
-    if (bson_iter_init_find(&it, d, key) && BSON_ITER_HOLDS_UTF8(&it))
-        return bson_iter_utf8(&it, NULL);
-    return "";
-}
-
-/* Binary field key of d: pointer into d and length, or NULL. */
-static const uint8_t *iter_bin(const bson_t *d, const char *key, uint32_t *len)
-{
-    bson_iter_t it;
-    const uint8_t *data = NULL;
-    bson_subtype_t st;
-    *len = 0;
-    if (bson_iter_init_find(&it, d, key) && BSON_ITER_HOLDS_BINARY(&it))
-        bson_iter_binary(&it, &st, len, &data);
-    return data;
-}
-
-/* One find: fn for each document; 0 or -1 (printed). */
-typedef int (*doc_fn)(mctx *c, const bson_t *doc);
-static int find_each(mctx *c, const char *coll, const bson_t *filter,
-                     const bson_t *opts, doc_fn fn)
-{
-    mongoc_collection_t *col = mongoc_database_get_collection(c->db, coll);
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(col, filter, opts,
-                                                            NULL);
-    const bson_t *doc;
-    int rc = 0;
-    while (rc == 0 && mongoc_cursor_next(cur, &doc))
-        rc = fn(c, doc);
-    bson_error_t err;
-    if (rc == 0 && mongoc_cursor_error(cur, &err)) {
-        fprintf(stderr, "wbctl restore: Mongo %s: %s\n", coll, err.message);
-        rc = -1;
-    }
-    mongoc_cursor_destroy(cur);
-    mongoc_collection_destroy(col);
-    return rc;
-}
-
-/* ---- the snapshot ------------------------------------------------------- */
-
-typedef struct zbuf {
-    uint8_t *p;
-    size_t len, cap;
-} zbuf;
-
-static zbuf g_parts; /* statePart concatenation (single-threaded tool) */
-
-static int add_part(mctx *c, const bson_t *doc)
-{
-    (void)c;
-    uint32_t len;
-    const uint8_t *p = iter_bin(doc, "statePart", &len);
-    if (!p)
-        return 0; /* an elements chunk */
-    if (g_parts.len + len > g_parts.cap) {
-        size_t cap = (g_parts.len + len) * 2;
-        uint8_t *q = realloc(g_parts.p, cap);
-        if (!q)
-            return -1;
-        g_parts.p = q;
-        g_parts.cap = cap;
-    }
-    memcpy(g_parts.p + g_parts.len, p, len);
-    g_parts.len += len;
-    return 0;
-}
-
-static int load_version(mctx *c, const bson_t *doc)
-{
-    bson_iter_t it, sub;
-    if (!bson_iter_init_find(&it, doc, "version") ||
-        !BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &sub))
-        return 0;
-    while (bson_iter_next(&sub)) {
-        unsigned long long node;
-        if (wbctl_parse_u64(bson_iter_key(&sub), &node) != 0 ||
-            vv_set(&c->snap_vv, node, (uint64_t)bson_iter_as_int64(&sub)) != 0)
-            return -1;
-    }
-    return 0;
-}
-
-static int use_snapshot(mctx *c, const bson_t *doc)
-{
-    snprintf(c->snap_id, sizeof c->snap_id, "%s", iter_str(doc, "_id"));
-    c->snap_pos = iter_i64(doc, "pos");
-    int64_t raw = iter_i64(doc, "stateSize");
-    uint32_t zlen = 0;
-    const uint8_t *z = iter_bin(doc, "state", &zlen);
-    if (iter_i64(doc, "chunks") > 0) {
-        bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort;
-        BSON_APPEND_UTF8(&filter, "snapshot", c->snap_id);
-        BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-        BSON_APPEND_INT32(&sort, "n", 1);
-        bson_append_document_end(&opts, &sort);
-        int rc = find_each(c, "snapshot_chunks", &filter, &opts, add_part);
-        bson_destroy(&filter);
-        bson_destroy(&opts);
-        if (rc)
-            return -1;
-        z = g_parts.p;
-        zlen = (uint32_t)g_parts.len;
-    }
-    if (!z || raw <= 0) {
-        fprintf(stderr, "wbctl restore: snapshot %s has no state\n",
-                c->snap_id);
-        return -1;
-    }
-    uint8_t *state = malloc((size_t)raw);
-    size_t got = state ? ZSTD_decompress(state, (size_t)raw, z, zlen) : 0;
-    board *b = NULL;
-    int rc = WB_ECORRUPT;
-    if (state && !ZSTD_isError(got) && got == (size_t)raw)
-        rc = board_state_decode(state, got, NULL, &b);
-    free(state);
-    uint64_t hash = 0;
-    char hex[24] = "";
-    if (rc == 0 && board_state_hash(b, &hash) == 0)
-        snprintf(hex, sizeof hex, "%016" PRIx64, hash);
-    if (rc == 0 && strcmp(hex, iter_str(doc, "stateHash")) != 0)
-        rc = WB_ECORRUPT;
-    if (rc) {
-        fprintf(stderr, "wbctl restore: snapshot %s does not decode or "
-                        "match its stateHash: %s\n", c->snap_id,
-                wb_strerror(rc));
-        board_free(b);
-        return -1;
-    }
-    if (load_version(c, doc) != 0) {
-        board_free(b);
-        return -1;
-    }
-    c->b = b;
-    c->has_snap = 1;
-    return 1; /* the first (newest) one is enough */
-}
-
-static int find_snapshot(mctx *c)
-{
-    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort, cond;
-    BSON_APPEND_UTF8(&filter, "boardId", c->o.board);
-    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-    if (c->t.kind == RESTORE_SEQ) {
-        BSON_APPEND_DOCUMENT_BEGIN(&filter, "pos", &cond);
-        BSON_APPEND_INT64(&cond, "$lte", (int64_t)c->t.seq);
-        bson_append_document_end(&filter, &cond);
-        BSON_APPEND_INT32(&sort, "pos", -1);
-    } else {
-        if (c->t.kind == RESTORE_TIME) {
-            BSON_APPEND_DOCUMENT_BEGIN(&filter, "createdUs", &cond);
-            BSON_APPEND_INT64(&cond, "$lte", c->t.time_us);
-            bson_append_document_end(&filter, &cond);
-        }
-        BSON_APPEND_INT32(&sort, "createdAt", -1);
-    }
-    BSON_APPEND_INT32(&sort, "snapshotId", -1);
-    bson_append_document_end(&opts, &sort);
-    BSON_APPEND_INT64(&opts, "limit", 1);
-    int rc = find_each(c, "snapshots", &filter, &opts, use_snapshot);
-    bson_destroy(&filter);
-    bson_destroy(&opts);
-    return rc < 0 ? -1 : 0;
-}
-
-/* ---- the ops after it ------------------------------------------------ */
-
-static int apply_op(mctx *c, const bson_t *doc)
-{
-    unsigned long long node;
-    int64_t oseq = iter_i64(doc, "oseq");
-    if (wbctl_parse_u64(iter_str(doc, "node"), &node) != 0) {
-        fprintf(stderr, "wbctl restore: op %s: bad node\n", iter_str(doc, "_id"));
-        return -1;
-    }
-    if (oseq > 0 && (uint64_t)oseq <= vv_get(&c->snap_vv, node)) {
-        c->ops_skipped++;
-        return 0; /* in the snapshot already */
-    }
-    uint32_t len;
-    const uint8_t *enc = iter_bin(doc, "enc", &len);
-    wb_batch *batch = NULL;
-    int rc = enc ? codec_decode_batch(enc, len, &batch) : WB_EMALFORMED;
-    if (rc == 0 && (batch->board.len != strlen(c->o.board) ||
-                    memcmp(batch->board.ptr, c->o.board, batch->board.len)))
-        rc = WB_EMALFORMED;
-    if (rc == 0 && !c->b)
-        rc = board_create(c->o.board, strlen(c->o.board), NULL, &c->b);
-    if (rc == 0)
-        rc = board_apply_batch(c->b, batch);
-    codec_batch_free(batch);
-    if (rc) {
-        fprintf(stderr, "wbctl restore: op %s does not apply: %s\n",
-                iter_str(doc, "_id"), wb_strerror(rc));
-        return -1;
-    }
-    c->ops_applied++;
-    return 0;
-}
-
-static int replay_ops(mctx *c)
-{
-    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort, cond, proj;
-    BSON_APPEND_UTF8(&filter, "boardId", c->o.board);
-    if (c->t.kind == RESTORE_SEQ || c->t.kind == RESTORE_TIME) {
-        BSON_APPEND_DOCUMENT_BEGIN(&filter,
-                                   c->t.kind == RESTORE_SEQ ? "seq" : "timeUs",
-                                   &cond);
-        BSON_APPEND_INT64(&cond, "$lte", c->t.kind == RESTORE_SEQ
-                                             ? (int64_t)c->t.seq
-                                             : c->t.time_us);
-        bson_append_document_end(&filter, &cond);
-    }
-    BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
-    BSON_APPEND_INT32(&sort, "seq", 1);
-    BSON_APPEND_INT32(&sort, "_id", 1);
-    bson_append_document_end(&opts, &sort);
-    BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
-    BSON_APPEND_INT32(&proj, "enc", 1);
-    BSON_APPEND_INT32(&proj, "node", 1);
-    BSON_APPEND_INT32(&proj, "oseq", 1);
-    bson_append_document_end(&opts, &proj);
-    BSON_APPEND_INT32(&opts, "batchSize", 500);
-    int rc = find_each(c, "ops", &filter, &opts, apply_op);
-    bson_destroy(&filter);
-    bson_destroy(&opts);
-    return rc;
-}
-
 /* ---- output ----------------------------------------------------------- */
 
 static void summary(FILE *f, const mctx *c)
@@ -407,8 +150,8 @@ static int copy_meta(mctx *c, const bson_t *doc)
     if (!m)
         return -1;
     snprintf(m->board, sizeof m->board, "%s", c->o.board);
-    snprintf(m->title, sizeof m->title, "%s", iter_str(doc, "title"));
-    snprintf(m->owner, sizeof m->owner, "%s", iter_str(doc, "owner"));
+    snprintf(m->title, sizeof m->title, "%s", wbctl_bson_str(doc, "title"));
+    snprintf(m->owner, sizeof m->owner, "%s", wbctl_bson_str(doc, "owner"));
     bson_iter_t it;
     if (bson_iter_init_find(&it, doc, "createdAt") &&
         BSON_ITER_HOLDS_DATE_TIME(&it))
@@ -416,7 +159,7 @@ static int copy_meta(mctx *c, const bson_t *doc)
     if (bson_iter_init_find(&it, doc, "updatedAt") &&
         BSON_ITER_HOLDS_DATE_TIME(&it))
         m->updated_us = bson_iter_date_time(&it) * 1000;
-    const char *s = iter_str(doc, "settings");
+    const char *s = wbctl_bson_str(doc, "settings");
     size_t sl = strlen(s);
     if (sl < sizeof m->settings) {
         memcpy(m->settings, s, sl);
@@ -486,7 +229,9 @@ static int put_into(mctx *c)
         bson_t filter = BSON_INITIALIZER;
         BSON_APPEND_UTF8(&filter, "_id", c->o.board);
         c->dst = d.store;
-        rc = find_each(c, "boards", &filter, NULL, copy_meta) < 0 ? WB_EIO : 0;
+        rc = wbctl_mongo_find_each(c, "boards", &filter, NULL, copy_meta) < 0
+                 ? WB_EIO
+                 : 0;
         bson_destroy(&filter);
     }
     wbctl_data_close(&d);
@@ -541,8 +286,8 @@ int wbctl_cmd_restore_mongo(int argc, char **argv)
                                  "bad --until '%s' (want seq:N, ISO 8601 or "
                                  "@UNIX)", c.o.until);
     vv_init(&c.snap_vv);
-    int ok = connect_db(&c) == 0 && find_snapshot(&c) == 0 &&
-             replay_ops(&c) == 0;
+    int ok = connect_db(&c) == 0 && wbctl_mongo_find_snapshot(&c) == 0 &&
+             wbctl_mongo_replay_ops(&c) == 0;
     if (ok && !c.b) {
         fprintf(stderr, "wbctl restore: board '%s' has no snapshot and no op "
                         "in Mongo at or before the target\n", c.o.board);
@@ -554,8 +299,7 @@ int wbctl_cmd_restore_mongo(int argc, char **argv)
     }
     board_free(c.b);
     vv_free(&c.snap_vv);
-    free(g_parts.p);
-    memset(&g_parts, 0, sizeof g_parts);
+    free(c.parts);
     if (c.db)
         mongoc_database_destroy(c.db);
     if (c.client)
