@@ -178,6 +178,9 @@ export class Conn {
       case C.FRAME.ACK: return this.ack(f);
       case C.FRAME.SPRESENCE: {
         const p = { user: f.user, name: f.name || f.user, colour: f.colour, x: f.x, y: f.y, drawing: !!(f.flags & 1), sel: f.sel, t: Date.now() };
+        // while someone draws, their positions form a trail others see
+        const old = this.peers.get(f.user);
+        p.trail = p.drawing ? [...(old && old.drawing ? old.trail : []), [f.x, f.y]].slice(-2000) : [];
         this.peers.set(f.user, p);
         this.on.presence(p);
         return;

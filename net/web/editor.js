@@ -664,7 +664,17 @@ export class Editor {
       r.setAttribute("class", "handle");
       out.push(r);
     }
-    for (const peer of this.conn.activePeers()) for (const id of peer.sel || []) { const v = this.view(id); if (v) box(bounds(v), css(peer.colour), true); }
+    for (const peer of this.conn.activePeers()) {
+      for (const id of peer.sel || []) { const v = this.view(id); if (v) box(bounds(v), css(peer.colour), true); }
+      if (peer.drawing && peer.trail.length > 1) { // someone's pen in motion
+        const path = document.createElementNS(SVGNS, "path");
+        path.setAttribute("d", "M" + peer.trail.map((q) => q[0] + " " + q[1]).join("L"));
+        path.setAttribute("fill", "none"); path.setAttribute("stroke", css(peer.colour));
+        path.setAttribute("stroke-width", 200); path.setAttribute("stroke-opacity", 0.5);
+        path.setAttribute("stroke-linecap", "round"); path.setAttribute("class", "peer-trail");
+        out.push(path);
+      }
+    }
     const d = this.drag;
     if (d && d.mode === "marquee") box({ x: Math.min(d.start.x, d.cur.x), y: Math.min(d.start.y, d.cur.y), w: Math.abs(d.cur.x - d.start.x), h: Math.abs(d.cur.y - d.start.y) }, "#868e96", true);
     this.selLayer.replaceChildren(...out);

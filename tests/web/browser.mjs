@@ -164,7 +164,14 @@ async function drag(page, from, to, steps = 12) {
 await A.keyboard.press("p");
 await A.mouse.move(300, 300);
 await A.mouse.down();
-for (let i = 1; i <= 30; i++) await A.mouse.move(300 + i * 8, 300 + Math.sin(i / 4) * 40);
+for (let i = 1; i <= 30; i++) {
+  await A.mouse.move(300 + i * 8, 300 + Math.sin(i / 4) * 40);
+  if (i === 20) { // the pen in motion is presence: B sees A's trail before the stroke exists
+    check(await until(async () => (await B.$$("#layer-selection .peer-trail")).length === 1 && (await countType(B, "stroke")) === 0, 5000),
+      "B sees A's stroke being drawn (presence trail), before it is committed");
+  }
+  await sleep(15);
+}
 await A.mouse.up();
 await A.click('.swatch[title="strokeColor"][data-colour="e03131ff"]');
 await A.keyboard.press("r");
@@ -302,6 +309,29 @@ check(await until(async () => (await countType(B, "line")) === 1), "A undoes the
 await A.keyboard.press("Control+y");
 check(await until(async () => (await countType(B, "line")) === 0), "A redoes the erase (Ctrl+Y): gone again in B");
 await A.keyboard.press("v");
+
+// editing a text by double-click; Delete; marquee multi-selection nudged
+await A.mouse.dblclick(700, 535);
+await A.waitForFunction(() => document.activeElement && document.activeElement.classList.contains("wb-text-edit"), null, { timeout: 5000 });
+await A.keyboard.press("End");
+await A.keyboard.type("!");
+await A.keyboard.press("Escape");
+check(await until(async () => (await B.$eval('#layer-elements g[data-type="text"] text', (n) => n.textContent).catch(() => "")) === "Hello board!"),
+  "A edits the text (double-click): B reads 'Hello board!'");
+await A.mouse.click(400, 625); // the small rectangle drawn during the SIGTERM outage
+await A.keyboard.press("Delete");
+check(await until(async () => (await countType(B, "rect")) === 1), "A deletes the selected rectangle (Delete): gone in B");
+await A.keyboard.press("Control+z");
+check(await until(async () => (await countType(B, "rect")) === 2), "undo brings it back in B");
+const xsBefore = await B.evaluate(() => window.__wb.editor.elements().filter((e) => e.type === "stroke" || e.type === "arrow").map((e) => e.x).join(","));
+await A.keyboard.press("Escape");
+await drag(A, [280, 240], [580, 520], 8); // a marquee around the stroke and the arrow
+check((await A.evaluate(() => window.__wb.editor.sel.size)) === 2, "the marquee selects the stroke and the arrow");
+await A.keyboard.press("Shift+ArrowRight");
+const xsWant = xsBefore.split(",").map((x) => Number(x) + 1000).join(",");
+check(await until(async () => (await B.evaluate(() => window.__wb.editor.elements().filter((e) => e.type === "stroke" || e.type === "arrow").map((e) => e.x).join(","))) === xsWant),
+  "Shift+Right moves both 10 px: B shows it (" + xsWant + ")");
+await A.keyboard.press("Escape");
 
 // 6. a viewer cannot draw
 const V = await newPage("V");
