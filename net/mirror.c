@@ -4,8 +4,10 @@
  *
  * The thread loops: the ops pass (mirror_ops.c), indexes (until they
  * exist), the snapshots pass and every 2 s the boards pass (mirror_snap.c);
- * the lag gauges are refreshed around every round. With nothing to do it sleeps up to 200 ms (woken by
- * mirror_stop); when idle it pings Mongo every 5 s so mongo_up stays true.
+ * the lag gauges are refreshed around every round (and at every scrape,
+ * mirror_metrics_refresh). With nothing to do it sleeps up to 200 ms
+ * (woken by mirror_stop); when idle it pings Mongo every 5 s so mongo_up
+ * stays true.
  * Any failure: mirror_errors_total + 1, mongo_up 0, and the thread sleeps
  * the back-off (100 ms, doubling to 5 s, reset by a success) before the
  * next try. Nothing here blocks another thread of the node: the engine is
@@ -107,8 +109,9 @@ static void *mirror_main(void *arg)
             metrics_inc(m->errors);
             metrics_set(m->up, 0);
             if (was_up != 0)
-                WBLOGF(WBLOG_WARN, "mirror: Mongo unavailable, retrying with "
-                                   "back-off (the node is unaffected)",
+                WBLOGF(WBLOG_WARN,
+                       "mirror: Mongo unavailable, retrying with "
+                       "back-off (the node is unaffected)",
                        WBF_UINT("cursor", m->cursor), WBF_ERR(rc));
             was_up = 0;
             if (mirror_sleep(m, backoff))
@@ -134,8 +137,8 @@ static int mirror_reg(mirror *m, enum metrics_type t, const char *name,
                       const char *help, metrics_series **out)
 {
     metrics_family *f;
-    int rc = metrics_register(m->n->m.reg, t, name, help, NULL, 0, 1, NULL, 0,
-                              &f);
+    int rc =
+        metrics_register(m->n->m.reg, t, name, help, NULL, 0, 1, NULL, 0, &f);
     if (rc == 0 && !(*out = metrics_series_get(f, NULL)))
         rc = WB_ENOMEM;
     return rc;
@@ -144,26 +147,33 @@ static int mirror_reg(mirror *m, enum metrics_type t, const char *name,
 static int mirror_metrics(mirror *m)
 {
     int rc = 0;
-    rc = rc ? rc : mirror_reg(m, METRICS_GAUGE, "mirror_lag_ops",
-                              "Durable oplog records not yet in Mongo.",
-                              &m->lag_ops);
-    rc = rc ? rc : mirror_reg(m, METRICS_GAUGE, "mirror_lag_seconds",
-                              "Age of the oldest record not yet in Mongo.",
-                              &m->lag_seconds);
-    rc = rc ? rc : mirror_reg(m, METRICS_COUNTER, "mirror_batches_total",
-                              "Bulk writes Mongo acknowledged.", &m->batches);
-    rc = rc ? rc : mirror_reg(m, METRICS_COUNTER, "mirror_errors_total",
-                              "Failed mirror rounds (each retried).",
-                              &m->errors);
-    rc = rc ? rc : mirror_reg(m, METRICS_GAUGE, "mongo_up",
-                              "1 when the last Mongo request succeeded.",
-                              &m->up);
-    rc = rc ? rc : mirror_reg(m, METRICS_COUNTER, "mirror_ops_total",
-                              "Op documents Mongo acknowledged (replays "
-                              "count again).", &m->ops_total);
-    rc = rc ? rc : mirror_reg(m, METRICS_COUNTER, "mirror_gap_ops_total",
-                              "Oplog records retention removed before the "
-                              "mirror exported them.", &m->gap_ops);
+    rc =
+        rc ? rc
+           : mirror_reg(m, METRICS_GAUGE, "mirror_lag_ops",
+                        "Durable oplog records not yet in Mongo.", &m->lag_ops);
+    rc = rc ? rc
+            : mirror_reg(m, METRICS_GAUGE, "mirror_lag_seconds",
+                         "Age of the oldest record not yet in Mongo.",
+                         &m->lag_seconds);
+    rc = rc ? rc
+            : mirror_reg(m, METRICS_COUNTER, "mirror_batches_total",
+                         "Bulk writes Mongo acknowledged.", &m->batches);
+    rc = rc ? rc
+            : mirror_reg(m, METRICS_COUNTER, "mirror_errors_total",
+                         "Failed mirror rounds (each retried).", &m->errors);
+    rc = rc ? rc
+            : mirror_reg(m, METRICS_GAUGE, "mongo_up",
+                         "1 when the last Mongo request succeeded.", &m->up);
+    rc = rc ? rc
+            : mirror_reg(m, METRICS_COUNTER, "mirror_ops_total",
+                         "Op documents Mongo acknowledged (replays "
+                         "count again).",
+                         &m->ops_total);
+    rc = rc ? rc
+            : mirror_reg(m, METRICS_COUNTER, "mirror_gap_ops_total",
+                         "Oplog records retention removed before the "
+                         "mirror exported them.",
+                         &m->gap_ops);
     return rc;
 }
 

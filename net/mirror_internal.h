@@ -27,11 +27,11 @@
 #include "node.h"
 #include "oplog.h"
 
-#define MIRROR_CURSOR "mirror"          /* last oplog seq mirrored */
+#define MIRROR_CURSOR "mirror"           /* last oplog seq mirrored */
 #define MIRROR_SNAP_CURSOR "mirror/snap" /* last snapshot id mirrored */
-#define MIRROR_FLOOR "mirror"           /* engine retention floor name */
-#define MIRROR_BATCH_RECORDS 512u       /* oplog records per bulk, at most */
-#define MIRROR_BATCH_OPS 4096u          /* ops per bulk, at most */
+#define MIRROR_FLOOR "mirror"            /* engine retention floor name */
+#define MIRROR_BATCH_RECORDS 512u        /* oplog records per bulk, at most */
+#define MIRROR_BATCH_OPS 4096u           /* ops per bulk, at most */
 #define MIRROR_DEFAULT_DB "whiteboard"
 
 typedef struct mirror {
@@ -40,8 +40,8 @@ typedef struct mirror {
     snap_store *store;
     char oplog_dir[PATH_MAX];
     uint64_t node_id;
-    int all;                  /* mirror-all: replicated ops too */
-    size_t doc_max;           /* mirror-doc-max */
+    int all;        /* mirror-all: replicated ops too */
+    size_t doc_max; /* mirror-doc-max */
 
     mongoc_uri_t *uri;
     mongoc_client_t *client;
@@ -51,21 +51,21 @@ typedef struct mirror {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int stop;                 /* under mu */
+    int stop; /* under mu */
 
-    oplog_reader *rd;         /* positioned after `cursor`; NULL: reopen */
+    oplog_reader *rd; /* positioned after `cursor`; NULL: reopen */
     /* Written by the mirror thread, read at scrape time (atomics): */
-    _Atomic uint64_t cursor;  /* last oplog seq mirrored (durable in LMDB) */
+    _Atomic uint64_t cursor;   /* last oplog seq mirrored (durable in LMDB) */
     _Atomic int64_t oldest_us; /* time of record oldest_seq, the first a
                                   pass read after the cursor */
     _Atomic uint64_t oldest_seq;
-    uint64_t snap_cursor;     /* last snapshot id mirrored */
-    int64_t boards_us;        /* boards updated up to this time mirrored */
-    int64_t boards_next_us;   /* next boards pass */
-    int64_t ping_next_us;     /* next idle ping */
+    uint64_t snap_cursor;   /* last snapshot id mirrored */
+    int64_t boards_us;      /* boards updated up to this time mirrored */
+    int64_t boards_next_us; /* next boards pass */
+    int64_t ping_next_us;   /* next idle ping */
 
-    metrics_series *lag_ops, *lag_seconds, *batches, *errors, *up,
-        *ops_total, *gap_ops;
+    metrics_series *lag_ops, *lag_seconds, *batches, *errors, *up, *ops_total,
+        *gap_ops;
 } mirror;
 
 /* mirror.c */

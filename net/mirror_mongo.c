@@ -60,8 +60,8 @@ int mirror_mongo_open(mirror *m)
     mirror_uri_default(m->uri, MONGOC_URI_CONNECTTIMEOUTMS, 2000);
     mirror_uri_default(m->uri, MONGOC_URI_SOCKETTIMEOUTMS, 10000);
     if (!mongoc_uri_has_option(m->uri, MONGOC_URI_SERVERSELECTIONTRYONCE))
-        mongoc_uri_set_option_as_bool(m->uri,
-                                      MONGOC_URI_SERVERSELECTIONTRYONCE, false);
+        mongoc_uri_set_option_as_bool(m->uri, MONGOC_URI_SERVERSELECTIONTRYONCE,
+                                      false);
     const char *db = mongoc_uri_get_database(m->uri);
     snprintf(m->db, sizeof m->db, "%s", db && *db ? db : MIRROR_DEFAULT_DB);
     m->client = mongoc_client_new_from_uri_with_error(m->uri, &err);
@@ -100,8 +100,8 @@ static int mirror_index(mirror *m, const char *coll, const char *name,
     bson_append_document_end(&arr, &ix);
     bson_append_array_end(&cmd, &arr);
     mongoc_database_t *db = mongoc_client_get_database(m->client, m->db);
-    bool ok = mongoc_database_write_command_with_opts(db, &cmd, NULL, &reply,
-                                                      &err);
+    bool ok =
+        mongoc_database_write_command_with_opts(db, &cmd, NULL, &reply, &err);
     mongoc_database_destroy(db);
     bson_destroy(&cmd);
     bson_destroy(&reply);
@@ -158,8 +158,8 @@ int mirror_mongo_upsert(mirror *m, const char *coll, bson_t **docs, size_t n)
 {
     if (n == 0)
         return 0;
-    mongoc_collection_t *c = mongoc_client_get_collection(m->client, m->db,
-                                                          coll);
+    mongoc_collection_t *c =
+        mongoc_client_get_collection(m->client, m->db, coll);
     bson_t opts = BSON_INITIALIZER, uopts = BSON_INITIALIZER, reply;
     BSON_APPEND_BOOL(&opts, "ordered", false);
     BSON_APPEND_BOOL(&uopts, "upsert", true);

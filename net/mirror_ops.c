@@ -62,7 +62,8 @@ static bson_t *op_doc(mirror *m, const wb_batch *b, const wb_op *op,
     append_str(d, "elementId", op->elem);
     append_str(d, "userId", op->user);
     BSON_APPEND_UTF8(d, "op", op->kind == WB_OP_DELETE ? "delete" : "upsert");
-    if (op->kind == WB_OP_UPSERT && (op->props.mask & WB_PROP_BIT(WB_PROP_TYPE))) {
+    if (op->kind == WB_OP_UPSERT &&
+        (op->props.mask & WB_PROP_BIT(WB_PROP_TYPE))) {
         const char *t = codec_elem_type_name(op->props.type);
         BSON_APPEND_UTF8(d, "type", t ? t : "unknown");
     }
@@ -100,7 +101,8 @@ static int find_props(const bson_t *json, uint32_t i, bson_t *out)
     char path[48];
     snprintf(path, sizeof path, "ops.%" PRIu32 ".props", i);
     bson_iter_t it, sub;
-    if (!bson_iter_init(&it, json) || !bson_iter_find_descendant(&it, path, &sub) ||
+    if (!bson_iter_init(&it, json) ||
+        !bson_iter_find_descendant(&it, path, &sub) ||
         !BSON_ITER_HOLDS_DOCUMENT(&sub))
         return 0;
     const uint8_t *data;
@@ -223,10 +225,9 @@ void mirror_update_lag(mirror *m)
     metrics_set(m->lag_ops, behind ? (double)(durable - cursor) : 0.0);
     /* oldest_us is the time of record cursor + 1 once a pass has read it
      * (any thread: the scrape reads it while the mirror thread writes) */
-    metrics_set(m->lag_seconds,
-                behind && oldest && m->oldest_seq == cursor + 1
-                    ? (double)(mirror_now_us() - oldest) / 1e6
-                    : 0.0);
+    metrics_set(m->lag_seconds, behind && oldest && m->oldest_seq == cursor + 1
+                                    ? (double)(mirror_now_us() - oldest) / 1e6
+                                    : 0.0);
 }
 
 int mirror_ops_pass(mirror *m, int *more)

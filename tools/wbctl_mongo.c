@@ -87,15 +87,26 @@ static int parse(int argc, char **argv, mopts *o)
         case M_HELP:
             printf("usage: %s\n%s", mongo_usage, mongo_help);
             return WBCTL_OK;
-        case M_URL: o->url = optarg; break;
-        case M_BOARD: o->board = optarg; break;
-        case M_UNTIL: o->until = optarg; break;
-        case M_OUT: o->out = optarg; break;
-        case M_INTO: o->into = optarg; break;
+        case M_URL:
+            o->url = optarg;
+            break;
+        case M_BOARD:
+            o->board = optarg;
+            break;
+        case M_UNTIL:
+            o->until = optarg;
+            break;
+        case M_OUT:
+            o->out = optarg;
+            break;
+        case M_INTO:
+            o->into = optarg;
+            break;
         default:
             return wbctl_usage_error("restore", mongo_usage,
                                      "unknown or invalid option '%s' (with "
-                                     "--from-mongo)", argv[optind - 1]);
+                                     "--from-mongo)",
+                                     argv[optind - 1]);
         }
     }
     if (optind != argc)
@@ -120,8 +131,9 @@ static void summary(FILE *f, const mctx *c)
     if (c->has_snap)
         fprintf(f, "mongo snapshot %s (pos %" PRId64 ") + ", c->snap_id,
                 c->snap_pos);
-    fprintf(f, "%" PRIu64 " ops replayed (%" PRIu64 " already in the "
-               "snapshot), %zu elements, state_hash=%016" PRIx64 "\n",
+    fprintf(f,
+            "%" PRIu64 " ops replayed (%" PRIu64 " already in the "
+            "snapshot), %zu elements, state_hash=%016" PRIx64 "\n",
             c->ops_applied, c->ops_skipped, board_element_count(c->b), hash);
 }
 
@@ -168,8 +180,7 @@ static int copy_meta(mctx *c, const bson_t *doc)
     int rc = snap_board_put(c->dst, m);
     free(m);
     if (rc)
-        fprintf(stderr, "wbctl restore: board metadata: %s\n",
-                wb_strerror(rc));
+        fprintf(stderr, "wbctl restore: board metadata: %s\n", wb_strerror(rc));
     return rc ? -1 : 1;
 }
 
@@ -203,8 +214,8 @@ static int put_into(mctx *c)
     snap_info info;
     int rc = snap_latest_info(d.store, c->o.board, UINT64_MAX, &info);
     if (rc == 0) {
-        fprintf(stderr, "wbctl restore: %s already has board '%s'\n",
-                c->o.into, c->o.board);
+        fprintf(stderr, "wbctl restore: %s already has board '%s'\n", c->o.into,
+                c->o.board);
         wbctl_data_close(&d);
         return -1;
     }
@@ -256,8 +267,7 @@ static int connect_db(mctx *c)
         return -1;
     }
     if (!mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
-        mongoc_uri_set_option_as_int32(uri,
-                                       MONGOC_URI_SERVERSELECTIONTIMEOUTMS,
+        mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS,
                                        5000);
     const char *db = mongoc_uri_get_database(uri);
     c->client = mongoc_client_new_from_uri_with_error(uri, &err);
@@ -284,13 +294,16 @@ int wbctl_cmd_restore_mongo(int argc, char **argv)
     if (c.o.until && wbctl_parse_until(c.o.until, &c.t) != 0)
         return wbctl_usage_error("restore", mongo_usage,
                                  "bad --until '%s' (want seq:N, ISO 8601 or "
-                                 "@UNIX)", c.o.until);
+                                 "@UNIX)",
+                                 c.o.until);
     vv_init(&c.snap_vv);
     int ok = connect_db(&c) == 0 && wbctl_mongo_find_snapshot(&c) == 0 &&
              wbctl_mongo_replay_ops(&c) == 0;
     if (ok && !c.b) {
-        fprintf(stderr, "wbctl restore: board '%s' has no snapshot and no op "
-                        "in Mongo at or before the target\n", c.o.board);
+        fprintf(stderr,
+                "wbctl restore: board '%s' has no snapshot and no op "
+                "in Mongo at or before the target\n",
+                c.o.board);
         ok = 0;
     }
     if (ok) {

@@ -27,13 +27,13 @@ typedef struct mctx {
     mongoc_client_t *client;
     mongoc_database_t *db;
     board *b;
-    vv snap_vv;            /* the snapshot's version vector */
+    vv snap_vv; /* the snapshot's version vector */
     int has_snap;
     char snap_id[96];
     int64_t snap_pos;
     uint64_t ops_applied, ops_skipped;
-    snap_store *dst;       /* --into: the target store */
-    uint8_t *parts;        /* statePart concatenation (chunked snapshot) */
+    snap_store *dst; /* --into: the target store */
+    uint8_t *parts;  /* statePart concatenation (chunked snapshot) */
     size_t parts_len, parts_cap;
 } mctx;
 

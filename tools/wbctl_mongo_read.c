@@ -49,8 +49,8 @@ int wbctl_mongo_find_each(mctx *c, const char *coll, const bson_t *filter,
                           const bson_t *opts, wbctl_doc_fn fn)
 {
     mongoc_collection_t *col = mongoc_database_get_collection(c->db, coll);
-    mongoc_cursor_t *cur = mongoc_collection_find_with_opts(col, filter, opts,
-                                                            NULL);
+    mongoc_cursor_t *cur =
+        mongoc_collection_find_with_opts(col, filter, opts, NULL);
     const bson_t *doc;
     int rc = 0;
     while (rc == 0 && mongoc_cursor_next(cur, &doc))
@@ -114,7 +114,8 @@ static int use_snapshot(mctx *c, const bson_t *doc)
         BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
         BSON_APPEND_INT32(&sort, "n", 1);
         bson_append_document_end(&opts, &sort);
-        int rc = wbctl_mongo_find_each(c, "snapshot_chunks", &filter, &opts, add_part);
+        int rc = wbctl_mongo_find_each(c, "snapshot_chunks", &filter, &opts,
+                                       add_part);
         bson_destroy(&filter);
         bson_destroy(&opts);
         if (rc)
@@ -141,9 +142,10 @@ static int use_snapshot(mctx *c, const bson_t *doc)
     if (rc == 0 && strcmp(hex, wbctl_bson_str(doc, "stateHash")) != 0)
         rc = WB_ECORRUPT;
     if (rc) {
-        fprintf(stderr, "wbctl restore: snapshot %s does not decode or "
-                        "match its stateHash: %s\n", c->snap_id,
-                wb_strerror(rc));
+        fprintf(stderr,
+                "wbctl restore: snapshot %s does not decode or "
+                "match its stateHash: %s\n",
+                c->snap_id, wb_strerror(rc));
         board_free(b);
         return -1;
     }
@@ -177,7 +179,8 @@ int wbctl_mongo_find_snapshot(mctx *c)
     BSON_APPEND_INT32(&sort, "snapshotId", -1);
     bson_append_document_end(&opts, &sort);
     BSON_APPEND_INT64(&opts, "limit", 1);
-    int rc = wbctl_mongo_find_each(c, "snapshots", &filter, &opts, use_snapshot);
+    int rc =
+        wbctl_mongo_find_each(c, "snapshots", &filter, &opts, use_snapshot);
     bson_destroy(&filter);
     bson_destroy(&opts);
     return rc < 0 ? -1 : 0;
@@ -190,7 +193,8 @@ static int apply_op(mctx *c, const bson_t *doc)
     unsigned long long node;
     int64_t oseq = wbctl_bson_i64(doc, "oseq");
     if (wbctl_parse_u64(wbctl_bson_str(doc, "node"), &node) != 0) {
-        fprintf(stderr, "wbctl restore: op %s: bad node\n", wbctl_bson_str(doc, "_id"));
+        fprintf(stderr, "wbctl restore: op %s: bad node\n",
+                wbctl_bson_str(doc, "_id"));
         return -1;
     }
     if (oseq > 0 && (uint64_t)oseq <= vv_get(&c->snap_vv, node)) {
@@ -223,12 +227,11 @@ int wbctl_mongo_replay_ops(mctx *c)
     bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, sort, cond, proj;
     BSON_APPEND_UTF8(&filter, "boardId", c->o.board);
     if (c->t.kind == RESTORE_SEQ || c->t.kind == RESTORE_TIME) {
-        BSON_APPEND_DOCUMENT_BEGIN(&filter,
-                                   c->t.kind == RESTORE_SEQ ? "seq" : "timeUs",
-                                   &cond);
-        BSON_APPEND_INT64(&cond, "$lte", c->t.kind == RESTORE_SEQ
-                                             ? (int64_t)c->t.seq
-                                             : c->t.time_us);
+        BSON_APPEND_DOCUMENT_BEGIN(
+            &filter, c->t.kind == RESTORE_SEQ ? "seq" : "timeUs", &cond);
+        BSON_APPEND_INT64(&cond, "$lte",
+                          c->t.kind == RESTORE_SEQ ? (int64_t)c->t.seq
+                                                   : c->t.time_us);
         bson_append_document_end(&filter, &cond);
     }
     BSON_APPEND_DOCUMENT_BEGIN(&opts, "sort", &sort);
