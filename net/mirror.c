@@ -8,7 +8,8 @@
  * mirror_metrics_refresh). With nothing to do it sleeps up to 200 ms
  * (woken by mirror_stop); when idle it pings Mongo every 5 s so mongo_up
  * stays true.
- * Any failure: mirror_errors_total + 1, mongo_up 0, and the thread sleeps
+ * Any failure: mirror_errors_total + 1 (mongo_up follows each request to
+ * Mongo, mirror_mongo.c), and the thread sleeps
  * the back-off (100 ms, doubling to 5 s, reset by a success) before the
  * next try. Nothing here blocks another thread of the node: the engine is
  * only asked for statistics and told the retention floor.
@@ -107,11 +108,11 @@ static void *mirror_main(void *arg)
         mirror_update_lag(m);
         if (rc) {
             metrics_inc(m->errors);
-            metrics_set(m->up, 0);
             if (was_up != 0)
                 WBLOGF(WBLOG_WARN,
-                       "mirror: Mongo unavailable, retrying with "
-                       "back-off (the node is unaffected)",
+                       "mirror: round failed (Mongo unavailable or a "
+                       "local error), retrying with back-off; the node "
+                       "is unaffected",
                        WBF_UINT("cursor", m->cursor), WBF_ERR(rc));
             was_up = 0;
             if (mirror_sleep(m, backoff))
@@ -121,9 +122,8 @@ static void *mirror_main(void *arg)
                           : backoff * 2;
             continue;
         }
-        metrics_set(m->up, 1);
         if (was_up != 1)
-            WBLOGF(WBLOG_INFO, "mirror: Mongo reachable",
+            WBLOGF(WBLOG_INFO, "mirror: exporting",
                    WBF_UINT("cursor", m->cursor), WBF_STR("db", m->db));
         was_up = 1;
         backoff = MIRROR_BACKOFF_MIN_MS;

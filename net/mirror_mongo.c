@@ -4,6 +4,8 @@
  * and the unordered bulk upsert every collection is written with.
  *
  * One single-threaded mongoc_client_t, used by the mirror thread only.
+ * mongo_up is set here, by the outcome of each request to Mongo (a local
+ * failure, e.g. of the snapshot store, does not touch it).
  * Timeouts (set unless the URL has them): serverSelectionTimeoutMS 2000,
  * connectTimeoutMS 2000, socketTimeoutMS 10000, serverSelectionTryOnce
  * false; so a dead Mongo costs the mirror thread at most a few seconds per
@@ -105,6 +107,7 @@ static int mirror_index(mirror *m, const char *coll, const char *name,
     mongoc_database_destroy(db);
     bson_destroy(&cmd);
     bson_destroy(&reply);
+    metrics_set(m->up, ok ? 1 : 0);
     if (!ok) {
         WBLOGF(WBLOG_WARN, "mirror: createIndexes failed",
                WBF_STR("collection", coll), WBF_STR("index", name),
@@ -151,6 +154,7 @@ int mirror_mongo_ping(mirror *m)
                                            &reply, &err);
     bson_destroy(&cmd);
     bson_destroy(&reply);
+    metrics_set(m->up, ok ? 1 : 0);
     return ok ? 0 : WB_EIO;
 }
 
@@ -180,6 +184,7 @@ int mirror_mongo_upsert(mirror *m, const char *coll, bson_t **docs, size_t n)
         ok = mongoc_bulk_operation_execute(bulk, &reply, &err) != 0;
     else
         bson_init(&reply);
+    metrics_set(m->up, ok ? 1 : 0);
     if (!ok)
         WBLOGF(WBLOG_WARN, "mirror: bulk upsert failed",
                WBF_STR("collection", coll), WBF_UINT("docs", n),

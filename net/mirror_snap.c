@@ -258,8 +258,10 @@ int mirror_snap_pass(mirror *m, int *more)
         if (rc == 0) {
             rc = mirror_one_snapshot(m, &l);
             snap_loaded_free(&l);
-        } else if (rc == WB_ENOTFOUND || rc == WB_ECORRUPT ||
-                   rc == WB_EBADMAGIC || rc == WB_ETRUNCATED) {
+        } else if (rc != WB_ENOMEM && rc != WB_EIO && rc != WB_EBUSY) {
+            /* pruned since the listing (WB_ENOTFOUND) or damaged: the
+             * store's checks failed, so there is nothing true to export;
+             * newer snapshots still get there */
             WBLOGF(WBLOG_WARN, "mirror: snapshot skipped (pruned or damaged)",
                    WBF_UINT("snapshotId", s.ids[i]), WBF_ERR(rc));
             rc = 0;
