@@ -41,8 +41,10 @@ export class Conn {
     this.stats = { welcomes: 0, resent: 0, acked: 0, dups: 0, resumeBytes: 0, welcomeFlags: -1 };
     this.storeKey = "wb.pending." + board;
     this.restore();
-    this.onOnline = () => { if (!this.ws) this.connect(); };
-    this.onOffline = () => { if (this.state !== "connected") this.setState("offline"); };
+    // The browser's own word on the network: offline closes the socket (it
+    // would only die at the next missed pong) and waits for online.
+    this.onOnline = () => { this.attempt = 0; if (!this.ws) this.connect(); };
+    this.onOffline = () => { if (this.ws) this.ws.close(4000); this.setState("offline"); };
     addEventListener("online", this.onOnline);
     addEventListener("offline", this.onOffline);
   }
@@ -124,6 +126,7 @@ export class Conn {
   connect() {
     if (this.stopped || this.ws) return;
     clearTimeout(this.retryTimer);
+    if (!navigator.onLine) { this.setState("offline"); return; } // the online event reconnects
     let ws;
     try {
       ws = new WebSocket(this.url, "wb.v1");

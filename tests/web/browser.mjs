@@ -333,6 +333,25 @@ check(await until(async () => (await B.evaluate(() => window.__wb.editor.element
   "Shift+Right moves both 10 px: B shows it (" + xsWant + ")");
 await A.keyboard.press("Escape");
 
+// the browser goes offline (network emulation): B says so, B draws, and
+// after going online again B's op reaches A once
+await B.context().setOffline(true);
+check(await until(async () => (await connState(B)) === "offline", 10000), "B offline: the indicator says offline (" + (await connState(B)) + ")");
+await B.keyboard.press("o");
+await drag(B, [1100, 700], [1180, 780]);
+const bOff = await until(async () => {
+  const inA = new Set((await rendered(A)).map((e) => e.id));
+  return (await rendered(B)).find((e) => e.type === "ellipse" && !inA.has(e.id));
+}, 3000);
+check(bOff, "B's offline ellipse shows in B");
+await sleep(1000);
+check(bOff && !(await rendered(A)).some((e) => e.id === bOff.id) && (await B.evaluate(() => window.__wb.conn.pending.length)) === 1,
+  "while B is offline its ellipse waits in B's queue and A does not have it");
+await B.context().setOffline(false);
+check(await until(async () => (await connState(B)) === "connected", 20000), "B back online: connected");
+check(bOff && await until(async () => (await rendered(A)).some((e) => e.id === bOff.id)), "A receives B's offline ellipse");
+check(bOff && await until(async () => (await history(BOARD)).filter((o) => o.id === bOff.id).length === 1), "B's offline op is in the history exactly once");
+
 // 6. a viewer cannot draw
 const V = await newPage("V");
 await V.goto(BASE + "/");
@@ -359,6 +378,13 @@ await A.mouse.move(610, 640, { steps: 3 });
 check(await until(async () => (await V.$$eval(".wb-cursor .name", (n) => n.map((x) => x.textContent))).includes("Alice")),
   "viewer: sees A's cursor");
 check(await until(async () => (await B.$$eval("#presence li", (n) => n.map((x) => x.textContent))).includes("Vera")), "B's presence list has the viewer Vera");
+
+// the home page lists the board; opening it from there works
+await V.goto(BASE + "/");
+await V.waitForSelector("#board-list a", { timeout: 10000 });
+check((await V.$$eval("#board-list a", (n) => n.map((a) => a.textContent))).includes("Browser test"), "home: the board list has 'Browser test'");
+await V.click("#board-list a >> text=Browser test");
+check(await until(async () => V.url().endsWith("/b/" + BOARD) && (await connState(V)) === "connected"), "home: clicking the board opens it");
 
 // exports work (PNG and SVG from the client)
 const exp = await A.evaluate(async () => {
