@@ -155,9 +155,9 @@ export class Editor {
     return out;
   }
   topZ() { const els = this.board.elements(); return els.length ? els[els.length - 1].z || null : null; }
-  hitAt(p, tol) {
-    const els = this.elements();
-    for (let i = els.length - 1; i >= 0; i--) if (hit(els[i], p.x, p.y, tol)) return els[i];
+  hitAt(p, tol, list) {
+    const els = list || this.elements();
+    for (let i = els.length - 1; i >= 0; i--) if (!this.hidden.has(els[i].id) && hit(els[i], p.x, p.y, tol)) return els[i];
     return null;
   }
   tol() { return 600 / this.cam.zoom; }
@@ -418,13 +418,14 @@ export class Editor {
   eraseAlong(d, p) {
     const a = d.last, step = this.tol() / 2;
     const n = Math.min(200, Math.ceil(Math.hypot(p.x - a.x, p.y - a.y) / step));
-    for (let i = 1; i <= n; i++) this.eraseAt({ x: a.x + ((p.x - a.x) * i) / n, y: a.y + ((p.y - a.y) * i) / n });
+    const list = this.elements();
+    for (let i = 1; i <= n; i++) this.eraseAt({ x: a.x + ((p.x - a.x) * i) / n, y: a.y + ((p.y - a.y) * i) / n }, list);
     d.last = p;
   }
 
-  eraseAt(p) {
+  eraseAt(p, list) {
     if (this.readonly) return;
-    const t = this.hitAt(p, this.tol());
+    const t = this.hitAt(p, this.tol(), list);
     if (t && !t.locked) { this.hidden.add(t.id); this.schedule(); }
   }
 

@@ -42,6 +42,7 @@ export class Board {
 
   // Replaces the confirmed state by a decoded board state (codec.decodeState).
   loadState(st) {
+    this.tick++;
     for (const id of this.recs.keys()) this.touch(id);
     this.recs = new Map();
     for (const r of st.records) { this.recs.set(r.id, { tomb: r.tomb, props: r.props }); this.touch(r.id); }
@@ -120,8 +121,10 @@ export class Board {
     return s;
   }
 
-  // Visible elements, bottom to top (z bytewise, then id).
+  // Visible elements, bottom to top (z bytewise, then id); cached until
+  // the next change (every change moves `tick`).
   elements() {
+    if (this.cache && this.cache.tick === this.tick) return this.cache.list;
     const out = [];
     for (const id of this.ids()) { const v = this.view(id); if (v) out.push(v); }
     out.sort((a, b) => {
@@ -129,6 +132,7 @@ export class Board {
       if (za !== zb) return za < zb ? -1 : 1;
       return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
     });
+    this.cache = { tick: this.tick, list: out };
     return out;
   }
 }
