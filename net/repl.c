@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include <xxhash.h>
@@ -78,6 +79,41 @@ static int repl_parse_url(repl *r, const char *url)
     if (r->port <= 0 || r->port > 65535 || r->db < 0)
         return WB_EINVAL;
     return 0;
+}
+
+/* The Redis instance's epoch: a random id stored in wb:epoch by the first
+ * node that finds none. A node that saw another epoch before is talking
+ * to a Redis that lost its data (or to another Redis). */
+int repl_epoch(redisContext *c, char out[REPL_EPOCH_LEN + 1])
+{
+    unsigned char raw[8];
+    char mine[REPL_EPOCH_LEN + 1];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+        return -1;
+    for (int i = 0; i < 8; i++)
+        snprintf(mine + 2 * i, 3, "%02x", raw[i]);
+    if (repl_reply_ok(c, redisCommand(c, "SET %s %s NX", REPL_KEY_EPOCH,
+                                      mine)))
+        return -1;
+    redisReply *rep = redisCommand(c, "GET %s", REPL_KEY_EPOCH);
+    int ok = rep && rep->type == REDIS_REPLY_STRING &&
+             rep->len == REPL_EPOCH_LEN;
+    if (ok)
+        memcpy(out, rep->str, REPL_EPOCH_LEN + 1);
+    freeReplyObject(rep);
+    return ok ? 0 : -1;
+}
+
+/* 1 when key holds an epoch other than epoch (0: same or none stored). */
+int repl_epoch_changed(repl *r, const char *key, const char *epoch)
+{
+    char old[REPL_EPOCH_LEN + 1];
+    size_t len = 0;
+    if (snap_kv_get(r->store, key, old, REPL_EPOCH_LEN, &len) != 0 ||
+        len != REPL_EPOCH_LEN)
+        return 0;
+    old[len] = '\0';
+    return strcmp(old, epoch) != 0;
 }
 
 int repl_reply_ok(redisContext *c, redisReply *rep)

@@ -14,6 +14,8 @@
  *   wb:nodes         hash node id -> {"addr","ts","oseq"} (heartbeats)
  *   wb:meta          hash board id -> metadata JSON (LWW by "u")
  *   wb:meta:ver      counter bumped on every metadata change
+ *   wb:epoch         random id of this Redis's data (SET NX by the first
+ *                    node); a new one means Redis lost its data
  */
 #ifndef WB_REPL_INTERNAL_H
 #define WB_REPL_INTERNAL_H
@@ -34,6 +36,8 @@
 #define REPL_KEY_NODES "wb:nodes"
 #define REPL_KEY_META "wb:meta"
 #define REPL_KEY_META_VER "wb:meta:ver"
+#define REPL_KEY_EPOCH "wb:epoch"
+#define REPL_EPOCH_LEN 16
 
 enum { REPL_T_PUB = 0, REPL_T_SUB = 1 };
 
@@ -90,6 +94,8 @@ unsigned repl_shard_of(const repl *r, const char *bid, size_t len);
 void repl_stream_key(int shard, char *out, size_t cap);
 repl_peer *repl_peer_get(repl *r, uint64_t id); /* [mu] held; NULL: full */
 int repl_reply_ok(redisContext *c, redisReply *rep); /* 0, or -1 (frees) */
+int repl_epoch(redisContext *c, char out[REPL_EPOCH_LEN + 1]);
+int repl_epoch_changed(repl *r, const char *key, const char *epoch);
 
 /* repl_pub.c / repl_sub.c */
 void *repl_pub_main(void *arg);

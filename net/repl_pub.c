@@ -269,6 +269,31 @@ static int pub_beat(pub *P)
                                             REPL_KEY_NODES, id, val));
 }
 
+/* Redis lost its data (new epoch): entries nobody had read are gone, so
+ * every own op still in the oplog is published again (readers drop what
+ * they have by origin/oseq). 0, or -1 (Redis failed). */
+static int pub_epoch(pub *P)
+{
+    repl *r = P->r;
+    char ep[REPL_EPOCH_LEN + 1];
+    if (repl_epoch(P->c, ep))
+        return -1;
+    if (repl_epoch_changed(r, "repl/epoch/pub", ep)) {
+        WBLOGF(WBLOG_WARN,
+               "replication: Redis lost its data (new epoch); publishing "
+               "again every own op still in the oplog",
+               WBF_STR("epoch", ep), WBF_UINT("fromCursor", P->cursor));
+        pub_close_reader(P);
+        P->cursor = 0;
+        memset(P->prev, 0, (size_t)r->shards * sizeof *P->prev);
+        pub_persist(P, 1);
+        if (P->persisted != 0)
+            return -1; /* cursor not stored: do not record the epoch */
+    }
+    return snap_kv_put(r->store, "repl/epoch/pub", ep, REPL_EPOCH_LEN) ? -1
+                                                                       : 0;
+}
+
 static void pub_loop(pub *P)
 {
     repl *r = P->r;
@@ -284,6 +309,11 @@ static void pub_loop(pub *P)
                 continue;
             }
             backoff = 100;
+            if (pub_epoch(P)) {
+                redisFree(P->c);
+                P->c = NULL;
+                continue;
+            }
             P->beat_ms = P->meta_ms = 0;
             repl_meta_free(); /* offer all metadata again: Redis may have
                                  come back without its data */

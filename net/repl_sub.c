@@ -56,6 +56,7 @@ typedef struct sub {
     redisContext *c;
     sub_shard *sh;
     int64_t commit_ms, check_ms, meta_ms;
+    char epoch_pending[REPL_EPOCH_LEN + 1]; /* stored once repaired */
     long long meta_ver;
 } sub;
 
@@ -393,6 +394,34 @@ static int sub_check_trim(sub *S, int i)
     return 0;
 }
 
+/* A new Redis epoch (Redis lost its data): every shard is a gap, read
+ * again from the start of the new streams. The epoch is stored once the
+ * repairs are done (sub_loop), so a crash meanwhile repeats them. */
+static int sub_epoch(sub *S)
+{
+    repl *r = S->r;
+    char ep[REPL_EPOCH_LEN + 1];
+    if (repl_epoch(S->c, ep))
+        return -1;
+    if (!repl_epoch_changed(r, "repl/epoch/sub", ep)) {
+        if (snap_kv_put(r->store, "repl/epoch/sub", ep, REPL_EPOCH_LEN))
+            return -1;
+        return 0;
+    }
+    if (strcmp(S->epoch_pending, ep) == 0)
+        return 0; /* already handling it */
+    memcpy(S->epoch_pending, ep, sizeof ep);
+    for (int i = 0; i < r->shards; i++) {
+        sub_shard *s = &S->sh[i];
+        s->cur = (sub_id){0, 0};
+        s->nseen = 0;
+        s->dirty = 1;
+        if (!s->gap)
+            gap_found(S, i, "Redis lost its data (new epoch)", 0);
+    }
+    return 0;
+}
+
 static int sub_checks(sub *S, int force)
 {
     repl *r = S->r;
@@ -447,7 +476,7 @@ static void sub_loop(sub *S)
             }
             backoff = 100;
             repl_set_up(r, REPL_T_SUB, 1);
-            if (sub_checks(S, 1))
+            if (sub_epoch(S) || sub_checks(S, 1))
                 goto drop;
         }
         if (sub_checks(S, 0))
@@ -458,6 +487,12 @@ static void sub_loop(sub *S)
         if (any_gap && repl_now_ms() - last_repair >= 2000) {
             last_repair = repl_now_ms();
             sub_repairs(S);
+        }
+        if (S->epoch_pending[0] && !any_gap) {
+            sub_commit(S, 1);
+            if (snap_kv_put(r->store, "repl/epoch/sub", S->epoch_pending,
+                            REPL_EPOCH_LEN) == 0)
+                S->epoch_pending[0] = '\0';
         }
         if (sub_read(S))
             goto drop;

@@ -462,11 +462,15 @@ def sc_redis():
     redis, nodes, token = cluster(persist=True)
     boards = make_boards(nodes, token, 3)
     outage(redis, nodes, token, boards, False, "Redis restarted with its data")
-    gaps0 = sum(nd.metric("replication_gap_total") or 0 for nd in nodes)
+    gaps0 = [nd.metric("replication_gap_total") or 0 for nd in nodes]
+    check(sum(gaps0) == 0, "gaps reported after a restart WITH data: %r" % gaps0)
     outage(redis, nodes, token, boards, True, "Redis restarted without data")
-    gaps1 = sum(nd.metric("replication_gap_total") or 0 for nd in nodes)
-    note("gaps reported: %d after the restart with data, %d after the one "
-         "without" % (gaps0, gaps1 - gaps0))
+    gaps1 = [nd.metric("replication_gap_total") or 0 for nd in nodes]
+    for nd, g in zip(nodes, gaps1):
+        check(g > 0, "node %d did not report the data loss as a gap" % nd.idx)
+        check(nd.log_has("Redis lost its data"),
+              "node %d did not log that Redis lost its data" % nd.idx)
+    note("gaps reported after the restart without data: %r" % gaps1)
 
 
 def sc_kill():
