@@ -429,6 +429,12 @@ def sc_converge():
               "node %d applied nothing" % nd.idx)
         check(nd.metric("replication_gap_total") == 0,
               "node %d reports a gap" % nd.idx)
+    # board metadata is replicated too: a delete on node 3 is a 404 everywhere
+    st, _ = http(nodes[2].url + "/api/v1/boards/" + boards[0], "DELETE", token)
+    check(st == 200, "DELETE board on node 3: %s" % st)
+    wait_for(lambda: all(http(nd.url + "/api/v1/boards/" + boards[0],
+                              token=token)[0] == 404 for nd in nodes),
+             10, "the deleted board to answer 404 on every node")
 
 
 def outage(redis, nodes, token, boards, wipe, what):
