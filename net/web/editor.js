@@ -163,9 +163,12 @@ export class Editor {
   tol() { return 600 / this.cam.zoom; }
 
   // Submits ops as one undoable action.
-  act(ops, record = true) {
+  act(ops, record = true, inverse = null) {
     if (this.readonly || !ops.length) return;
-    if (record) {
+    if (record && inverse) {
+      this.undoStack.push({ fwd: ops, inv: inverse });
+      this.redoStack = [];
+    } else if (record) {
       const inv = [];
       for (const op of ops) {
         const prev = this.board.view(op.id);
@@ -209,6 +212,8 @@ export class Editor {
   // ---- pointer ---------------------------------------------------------------------
   // The browser took the pointer away: drop what was in progress.
   cancel() {
+    if (this.drag && this.drag.mode === "pen" && this.drag.interim) // keep what was sent, undoably
+      this.act([this.strokeOp(this.draft, this.drag.z, true)], true, [{ kind: "delete", id: this.draft.id }]);
     this.drag = null;
     this.draft = null;
     this.preview.clear();
@@ -257,7 +262,7 @@ export class Editor {
       }
       case "pen":
         this.draft = { id: newId(), type: "stroke", x: p.x, y: p.y, points: [[0, 0]], strokeColor: st.strokeColor, strokeWidth: st.strokeWidth };
-        this.drag = { mode: "pen" };
+        this.drag = { mode: "pen", sentAt: Date.now(), interim: false, z: zBetween(this.topZ(), null) };
         break;
       case "rect":
       case "ellipse":
@@ -300,6 +305,13 @@ export class Editor {
           // every coalesced position, not only the one per frame
           const evs = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
           for (const ce of evs.length ? evs : [e]) this.penPoint(this.toWorld(ce));
+          // a long stroke is also sent every 500 ms as a full upsert
+          // (protocol.md 1.6): a closed tab loses little; each replaces the last
+          if (Date.now() - d.sentAt >= 500 && this.draft.points.length > 1 && !this.readonly) {
+            this.conn.submit([this.strokeOp(this.draft, d.z, false)]);
+            d.interim = true;
+            d.sentAt = Date.now();
+          }
           break;
         }
         case "box": {
@@ -347,10 +359,8 @@ export class Editor {
       case "pen": {
         const dr = this.draft;
         this.draft = null;
-        let pts = simplify(dr.points, 40 / this.cam.zoom);
-        const [ox, oy] = pts[0];
-        pts = pts.map((q) => [q[0] - ox, q[1] - oy]);
-        create({ ...dr, x: dr.x + ox, y: dr.y + oy, points: pts });
+        // undo of a stroke already sent in part is its delete
+        this.act([this.strokeOp(dr, d.z, true)], true, d.interim ? [{ kind: "delete", id: dr.id }] : null);
         break;
       }
       case "box": {
@@ -405,6 +415,16 @@ export class Editor {
   }
 
   setToolKeepSel(t) { this.tool = t; this.svg.dataset.tool = t; this.ui.onTool(t); }
+
+  // The upsert of a stroke: points relative to the first one.
+  strokeOp(dr, z, simple) {
+    let pts = simple ? simplify(dr.points, 40 / this.cam.zoom) : dr.points;
+    const [ox, oy] = pts[0];
+    pts = pts.map((q) => [q[0] - ox, q[1] - oy]);
+    const props = { type: "stroke", x: dr.x + ox, y: dr.y + oy, points: pts, strokeColor: dr.strokeColor, strokeWidth: dr.strokeWidth };
+    if (z) props.z = z;
+    return { kind: "upsert", id: dr.id, props };
+  }
 
   penPoint(p) {
     const pts = this.draft.points;

@@ -167,11 +167,13 @@ await A.mouse.down();
 for (let i = 1; i <= 30; i++) {
   await A.mouse.move(300 + i * 8, 300 + Math.sin(i / 4) * 40);
   if (i === 20) { // the pen in motion is presence: B sees A's trail before the stroke exists
-    check(await until(async () => (await B.$$("#layer-selection .peer-trail")).length === 1 && (await countType(B, "stroke")) === 0, 5000),
-      "B sees A's stroke being drawn (presence trail), before it is committed");
+    check(await until(async () => (await B.$$("#layer-selection .peer-trail")).length === 1, 5000),
+      "B sees A's stroke being drawn (presence trail)");
   }
-  await sleep(15);
+  await sleep(40); // 30 moves over about 1.2 s: at least one interim upsert
 }
+check(await until(async () => (await countType(B, "stroke")) === 1, 5000),
+  "a long stroke reaches B as an interim upsert before the pen is lifted");
 await A.mouse.up();
 await A.click('.swatch[title="strokeColor"][data-colour="e03131ff"]');
 await A.keyboard.press("r");
