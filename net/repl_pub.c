@@ -308,12 +308,15 @@ static void pub_loop(pub *P)
                 backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
                 continue;
             }
-            backoff = 100;
-            if (pub_epoch(P)) {
+            if (pub_epoch(P)) { /* answers but does not work: LOADING... */
                 redisFree(P->c);
                 P->c = NULL;
+                repl_set_up(r, REPL_T_PUB, 0);
+                repl_sleep(r, backoff);
+                backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
                 continue;
             }
+            backoff = 100;
             P->beat_ms = P->meta_ms = 0;
             repl_meta_free(); /* offer all metadata again: Redis may have
                                  come back without its data */

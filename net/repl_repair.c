@@ -82,6 +82,15 @@ static int peers_live(repl *r, redisContext *c, char live[][128])
     return n;
 }
 
+/* Peers in the table (live or not) after peers_live. */
+static int peers_known(repl *r)
+{
+    pthread_mutex_lock(&r->mu);
+    int n = r->npeers;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
 /* ---- HTTP GET ------------------------------------------------------------ */
 
 static int http_connect(const char *addr)
@@ -350,6 +359,13 @@ int repl_repair_shard(repl *r, redisContext *c, int shard)
     int nlive = peers_live(r, c, live);
     if (nlive < 0)
         return WB_EIO;
+    if (nlive == 0 && peers_known(r) == 0) {
+        WBLOGF(WBLOG_INFO, "replication gap: no other node has ever "
+                           "announced itself; nothing to repair from or "
+                           "to miss",
+               WBF_INT("shard", shard));
+        return 0;
+    }
     if (nlive == 0) {
         WBLOGF(WBLOG_ERROR,
                "replication gap NOT repaired: no live peer to repair from; "

@@ -450,7 +450,10 @@ static void sub_repairs(sub *S)
         if (!s->gap)
             continue;
         sub_commit(S, 1); /* what was read before the gap, first */
-        if (repl_repair_shard(S->r, S->c, i) == 0) {
+        int rc = repl_repair_shard(S->r, S->c, i);
+        if (rc == WB_ENOTFOUND || rc == WB_EIO)
+            break; /* no live peer (said once), or Redis: next round */
+        if (rc == 0) {
             s->gap = 0;
             s->nseen = 0;
             s->dirty = 1;
@@ -474,10 +477,13 @@ static void sub_loop(sub *S)
                 backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
                 continue;
             }
-            backoff = 100;
-            repl_set_up(r, REPL_T_SUB, 1);
-            if (sub_epoch(S) || sub_checks(S, 1))
+            if (sub_epoch(S) || sub_checks(S, 1)) {
+                repl_sleep(r, backoff);
+                backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
                 goto drop;
+            }
+            backoff = 100;
+            repl_set_up(r, REPL_T_SUB, 1); /* up once it answered */
         }
         if (sub_checks(S, 0))
             goto drop;
