@@ -46,7 +46,8 @@ async function home(app) {
   if (!auth) {
     const name = h("input", { id: "guest-name", placeholder: "Your name", maxlength: "64", autocomplete: "nickname" });
     const token = h("textarea", { id: "token-input", placeholder: "…or paste a token", rows: "2" });
-    const msg = h("p", { class: "msg", id: "signin-msg" });
+    const msg = h("p", { class: "msg", id: "signin-msg" }, sessionStorage.getItem("wb.msg") || "");
+    sessionStorage.removeItem("wb.msg");
     main.append(h("section", { class: "card" },
       h("h2", {}, "Sign in"),
       h("form", { id: "guest-form", onsubmit: async (e) => {
@@ -165,7 +166,16 @@ function boardPage(app, id) {
     renderPeople();
   };
   conn.on.presence = () => { renderPeople(); editor.schedule(); };
-  conn.on.fatal = (why) => showToast(why === "not_found" ? "This board does not exist (or was deleted)." : why === "forbidden" ? "You have no access to this board." : "Your sign-in is no longer valid.");
+  conn.on.fatal = (why) => {
+    if (why === "unauthorized") { // expired or revoked: sign in again, then come back
+      api.signOut();
+      sessionStorage.setItem("wb.after", location.pathname);
+      sessionStorage.setItem("wb.msg", "Your sign-in is no longer valid: please sign in again.");
+      go("/");
+      return;
+    }
+    showToast(why === "not_found" ? "This board does not exist (or was deleted)." : why === "forbidden" ? "You have no access to this board." : "Connection refused: " + why);
+  };
   conn.on.refused = (code) => showToast("The server refused a change: " + code);
   api.getBoard(auth.token, id).then((b) => { titleEl.textContent = b.title || id; document.title = (b.title || id) + " · Whiteboard"; }).catch(() => {});
   conn.start();

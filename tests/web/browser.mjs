@@ -388,6 +388,24 @@ check((await V.$$eval("#board-list a", (n) => n.map((a) => a.textContent))).incl
 await V.click("#board-list a >> text=Browser test");
 check(await until(async () => V.url().endsWith("/b/" + BOARD) && (await connState(V)) === "connected"), "home: clicking the board opens it");
 
+// a token the node refuses (wrong key): back to sign-in with a message, and
+// after signing in, back on the board (this page's console is not watched:
+// the browser itself logs the refused REST call as a resource error)
+{
+  const ctx = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+  const X = await ctx.newPage();
+  X.on("pageerror", (e) => errors.push("X: uncaught " + e.message));
+  await X.goto(BASE + "/");
+  const forged = jwt({ sub: "mallory", name: "Mallory", role: "owner" }).replace(/.{4}$/, "AAAA");
+  await X.evaluate((t) => localStorage.setItem("wb.auth", JSON.stringify({ token: t, userId: "mallory", name: "Mallory", exp: 0 })), forged);
+  await X.goto(BASE + "/b/" + BOARD);
+  check(await until(async () => new URL(X.url()).pathname === "/" && /no longer valid/.test(await X.$eval("#signin-msg", (e) => e.textContent))),
+    "a refused token (close 4001) sends the page back to sign-in with a message");
+  await guest(X, "Xavier");
+  check(await until(async () => X.url().endsWith("/b/" + BOARD) && (await connState(X)) === "connected"), "after signing in again: back on the board");
+  await ctx.close();
+}
+
 // exports work (PNG and SVG from the client)
 const exp = await A.evaluate(async () => {
   const { exportSvg, exportPng } = await import("/render.js");
