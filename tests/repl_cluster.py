@@ -429,6 +429,20 @@ def sc_converge():
               "node %d applied nothing" % nd.idx)
         check(nd.metric("replication_gap_total") == 0,
               "node %d reports a gap" % nd.idx)
+    # the replication series, per peer, and a scrape promtool accepts
+    st, text = http(nodes[0].url + "/metrics")
+    for peer in (102, 103):
+        for name in ("replication_lag_seconds", "replication_lag_ops"):
+            check('%s{peer="%d"}' % (name, peer) in text,
+                  "node 1 has no %s for peer %d" % (name, peer))
+    tool = shutil.which("promtool")
+    if tool:
+        p = subprocess.run([tool, "check", "metrics"], input=text.encode(),
+                           capture_output=True, timeout=60)
+        check(p.returncode == 0, "promtool check metrics: %s"
+              % (p.stdout + p.stderr).decode("utf-8", "replace")[:1000])
+    else:
+        note("SKIP promtool: not installed (infra/deps.sh --test)")
     # board metadata is replicated too: a delete on node 3 is a 404 everywhere
     st, _ = http(nodes[2].url + "/api/v1/boards/" + boards[0], "DELETE", token)
     check(st == 200, "DELETE board on node 3: %s" % st)
