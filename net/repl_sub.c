@@ -35,7 +35,7 @@
 #include "wb_error.h"
 
 #define SUB_MAX_SEEN 128
-#define SUB_COMMIT_MS 100
+#define SUB_COMMIT_MS 500 /* one LMDB commit per dirty shard: bounded rate */
 #define SUB_CHECK_MS 5000
 #define SUB_META_MS 300
 
