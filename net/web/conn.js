@@ -64,6 +64,13 @@ export class Conn {
     if (!ops.length) return;
     for (let i = 0; i < ops.length; i += 1024) {
       const batch = { ops: ops.slice(i, i + 1024).map((o) => ({ ...o, opId: this.nextOpId() })) };
+      try {
+        C.encodeBatch(this.toBatch(batch)); // what the server would refuse never enters the queue
+      } catch (e) {
+        console.warn("wb: change not sent:", e.code || e.message);
+        this.on.refused(e.code || "invalid");
+        continue;
+      }
       this.pending.push(batch);
       if (this.state === "connected") this.sendBatch(batch);
     }

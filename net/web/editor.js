@@ -19,7 +19,7 @@ import { zBetween } from "./model.js";
 export const TOOLS = ["select", "hand", "pen", "rect", "ellipse", "line", "arrow", "text", "sticky", "eraser"];
 export const TOOL_KEYS = { v: "select", h: "hand", p: "pen", r: "rect", o: "ellipse", l: "line", a: "arrow", t: "text", s: "sticky", e: "eraser" };
 const DEFAULTS = { x: 0, y: 0, width: 0, height: 0, rotation: 0, strokeColor: DEFAULT_STROKE, fillColor: 0, strokeWidth: 200,
-  opacity: 100, text: "", fontSize: 2400, points: [], locked: false, groupId: "" };
+  opacity: 100, text: "", fontSize: 2400, points: [], locked: false, groupId: "", z: "1" }; // z: near the bottom (it cannot be unset)
 const POINT_TYPES = new Set(["stroke", "line", "arrow"]);
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
@@ -178,8 +178,11 @@ export class Editor {
           inv.unshift({ kind: "delete", id: op.id });
         } else {
           const props = {};
-          for (const k of Object.keys(op.props)) props[k] = prev[k] !== undefined ? prev[k] : DEFAULTS[k];
-          inv.unshift({ kind: "upsert", id: op.id, props });
+          for (const k of Object.keys(op.props)) {
+            const v = prev[k] !== undefined ? prev[k] : DEFAULTS[k];
+            if (v !== undefined) props[k] = v;
+          }
+          if (Object.keys(props).length) inv.unshift({ kind: "upsert", id: op.id, props });
         }
       }
       this.undoStack.push({ fwd: ops, inv });
