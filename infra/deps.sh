@@ -38,8 +38,11 @@ fi
 if [[ "${1:-}" == "--test" ]]; then
     web=$(cd "$(dirname "$0")/../tests/web" && pwd)
     want_pw=$(sed -n 's/.*"playwright-core": "\([^"]*\)".*/\1/p' "$web/package.json")
-    have_pw=$(sed -n 's/.*"version": "\([^"]*\)".*/\1/p' \
-              "$web/node_modules/playwright-core/package.json" 2>/dev/null | head -1)
+    have_pw=""
+    if [[ -f "$web/node_modules/playwright-core/package.json" ]]; then
+        have_pw=$(sed -n 's/.*"version": "\([^"]*\)".*/\1/p' \
+                  "$web/node_modules/playwright-core/package.json" | head -1)
+    fi
     if [[ "$have_pw" != "$want_pw" ]]; then
         echo "deps: npm install playwright-core@$want_pw (tests/web)"
         npm install --prefix "$web" --no-audit --no-fund --no-package-lock \
