@@ -14,14 +14,16 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mirror_lib import (Env, Mongo, Node, caught_up, check, finish, info,  # noqa: E402
-                        rect, restore, wait_until)
+from mirror_lib import (Env, Mongo, Node, caught_up, check, finish, http,  # noqa: E402
+                        info, rect, restore, wait_until)
 
 env = Env(sys.argv)
 DATA = os.path.join(env.tmp, "data")
 mongo = Mongo(env)
+SECRET = "mirror-restore-secret-0123456789abcdef01"
 node = Node(env, DATA, mongo.url, ["--snapshot-ops", "12",
-                                   "--mirror-doc-max", "64KiB"])
+                                   "--mirror-doc-max", "64KiB",
+                                   "--jwt-secret", SECRET, "--guest", "on"])
 db = mongo.db()
 tok, _ = node.guest("Ada")
 small = node.board(tok, "small")
@@ -90,7 +92,9 @@ hashes = {restore(env, [DATA, "--board", small, "--until", "seq:%d" % s])[2]
           for _, s, _ in points}
 check(len(hashes) == len(points), "phases gave %d distinct states" % len(hashes))
 
-# --into: a data directory a node can serve
+# --into: a data directory a node can serve (once the boards pass, every
+# 2 s, has exported the board's metadata)
+wait_until(lambda: db.boards.find_one({"_id": big}), 20, "the boards pass")
 INTO = os.path.join(env.tmp, "into")
 rc, out, h = restore(env, ["--from-mongo", mongo.url, "--board", big,
                            "--into", INTO])
@@ -102,6 +106,16 @@ check(rc == 0 and rc2 == 0 and h == h_local == h2,
 rc, _, _ = restore(env, ["--from-mongo", mongo.url, "--board", big,
                          "--into", INTO])
 check(rc == 1, "--into a directory that has the board: rc %d" % rc)
+# the runbook's next step: a node started on that directory serves the
+# board, to its owner (the metadata came from `boards`)
+st0, want = http(node.url + "/api/v1/boards/" + big, token=tok)
+node2 = Node(env, INTO, None, ["--jwt-secret", SECRET, "--guest", "on"])
+st, got = http(node2.url + "/api/v1/boards/" + big, token=tok)
+check(st0 == 200 and st == 200 and isinstance(got, dict) and
+      got.get("elements") == want.get("elements") and
+      got.get("title") == "big",
+      "node on --into dir: %s %r" % (st, got if st != 200 else got.get("title")))
+node2.term()
 rc, _, _ = restore(env, ["--from-mongo", mongo.url, "--board", "nosuchboard"])
 check(rc == 1, "unknown board: rc %d" % rc)
 info("compared %d restores (2 boards x %d targets)" % (compared, len(targets)))

@@ -240,9 +240,15 @@ static int put_into(mctx *c)
         bson_t filter = BSON_INITIALIZER;
         BSON_APPEND_UTF8(&filter, "_id", c->o.board);
         c->dst = d.store;
-        rc = wbctl_mongo_find_each(c, "boards", &filter, NULL, copy_meta) < 0
-                 ? WB_EIO
-                 : 0;
+        int found =
+            wbctl_mongo_find_each(c, "boards", &filter, NULL, copy_meta);
+        rc = found < 0 ? WB_EIO : 0;
+        if (found == 0) /* copy_meta stops the cursor (1) when it ran */
+            fprintf(stderr,
+                    "wbctl restore: warning: no `boards` document for '%s' "
+                    "in Mongo: the state is in %s but a node will not list "
+                    "or serve the board without its metadata\n",
+                    c->o.board, c->o.into);
         bson_destroy(&filter);
     }
     wbctl_data_close(&d);
