@@ -241,8 +241,8 @@ export class Editor {
       case "select": {
         const h = this.handleAt(p);
         if (h && !this.readonly) {
-          const id = [...this.sel][0];
-          this.drag = { mode: "resize", start: p, id, handle: h, orig: this.board.view(id), ob: bounds(this.board.view(id)) };
+          const origs = new Map([...this.sel].map((id) => [id, this.board.view(id)]).filter(([, v]) => v));
+          this.drag = { mode: "resize", start: p, handle: h, origs, ob: this.selBounds() };
           return;
         }
         const target = this.hitAt(p, this.tol());
@@ -334,7 +334,7 @@ export class Editor {
           break;
         }
         case "resize":
-          this.preview.set(d.id, this.resized(d, p));
+          this.preview = this.resized(d, p);
           break;
         case "marquee":
           d.cur = p;
@@ -391,9 +391,9 @@ export class Editor {
         break;
       }
       case "resize": {
-        const pv = this.preview.get(d.id);
+        const ops = [...this.preview].map(([id, props]) => ({ kind: "upsert", id, props }));
         this.preview.clear();
-        if (pv) this.act([{ kind: "upsert", id: d.id, props: pv }]);
+        this.act(ops);
         break;
       }
       case "marquee": {
@@ -465,12 +465,18 @@ export class Editor {
     else { this.cam.tx -= e.deltaX; this.cam.ty -= e.deltaY; this.schedule(); }
   }
 
-  // ---- resize handles (single selection) --------------------------------------------
+  // ---- resize handles (the selection's bounding box) ---------------------------------
+  selBounds() {
+    const vs = [...this.sel].map((id) => this.view(id)).filter(Boolean);
+    if (!vs.length || vs.some((v) => v.locked) || vs.every((v) => v.type === "text")) return null;
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (const v of vs) { const b = bounds(v); x0 = Math.min(x0, b.x); y0 = Math.min(y0, b.y); x1 = Math.max(x1, b.x + b.w); y1 = Math.max(y1, b.y + b.h); }
+    return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+  }
   handles() {
-    if (this.sel.size !== 1 || this.readonly) return [];
-    const v = this.view([...this.sel][0]);
-    if (!v || v.locked || v.type === "text") return [];
-    const b = bounds(v);
+    if (!this.sel.size || this.readonly) return [];
+    const b = this.selBounds();
+    if (!b) return [];
     return [["nw", b.x, b.y], ["ne", b.x + b.w, b.y], ["sw", b.x, b.y + b.h], ["se", b.x + b.w, b.y + b.h]];
   }
   handleAt(p) {
@@ -478,20 +484,34 @@ export class Editor {
     for (const [name, x, y] of this.handles()) if (Math.abs(p.x - x) <= r && Math.abs(p.y - y) <= r) return name;
     return null;
   }
+  // Every selected element scaled from the old box d.ob to the one the
+  // handle now makes (texts move with it, they do not scale).
   resized(d, p) {
     const b = d.ob;
     let x0 = b.x, y0 = b.y, x1 = b.x + b.w, y1 = b.y + b.h;
     if (d.handle.includes("w")) x0 = p.x; else x1 = p.x;
     if (d.handle.includes("n")) y0 = p.y; else y1 = p.y;
     const nx = Math.min(x0, x1), ny = Math.min(y0, y1), nw = Math.max(1, Math.abs(x1 - x0)), nh = Math.max(1, Math.abs(y1 - y0));
-    const o = d.orig;
-    if (POINT_TYPES.has(o.type)) {
-      const sx = b.w ? nw / b.w : 1, sy = b.h ? nh / b.h : 1;
-      const ox = b.x - (o.x || 0), oy = b.y - (o.y || 0); // bounds offset inside the element
-      const pts = o.points.map((q) => { const r = [Math.round((q[0] - ox) * sx), Math.round((q[1] - oy) * sy)]; if (q.length > 2) r.push(q[2]); return r; });
-      return { x: nx, y: ny, points: pts };
+    const sx = b.w ? nw / b.w : 1, sy = b.h ? nh / b.h : 1;
+    const map = (X, Y) => [Math.round(nx + (X - b.x) * sx), Math.round(ny + (Y - b.y) * sy)];
+    const out = new Map();
+    for (const [id, o] of d.origs) {
+      const [ex, ey] = map(o.x || 0, o.y || 0);
+      if (POINT_TYPES.has(o.type)) {
+        const pts = (o.points || []).map((q) => {
+          const [ax, ay] = map((o.x || 0) + q[0], (o.y || 0) + q[1]);
+          const r = [ax - ex, ay - ey];
+          if (q.length > 2) r.push(q[2]);
+          return r;
+        });
+        out.set(id, { x: ex, y: ey, points: pts });
+      } else if (o.type === "text") {
+        out.set(id, { x: ex, y: ey });
+      } else {
+        out.set(id, { x: ex, y: ey, width: Math.max(1, Math.round((o.width || 0) * sx)), height: Math.max(1, Math.round((o.height || 0) * sy)) });
+      }
     }
-    return { x: nx, y: ny, width: nw, height: nh };
+    return out;
   }
 
   // ---- text editing -------------------------------------------------------------------
@@ -549,6 +569,31 @@ export class Editor {
     this.act(ids.map((id) => ({ kind: "delete", id })));
     this.select([]);
   }
+  // Copy / paste inside the app (Ctrl+C, Ctrl+V; Ctrl+D duplicates).
+  copy() {
+    this.clip = [...this.sel].map((id) => this.board.view(id)).filter(Boolean).map((v) => structuredClone(v));
+    this.pasteN = 0;
+  }
+  paste() {
+    if (!this.clip || !this.clip.length) return;
+    this.pasteN = (this.pasteN || 0) + 1;
+    const off = 2000 * this.pasteN;
+    let z = this.topZ();
+    const ops = [], ids = [];
+    for (const v of [...this.clip].sort((a, b) => ((a.z || "") < (b.z || "") ? -1 : 1))) {
+      const { id, ...props } = v;
+      const nid = newId();
+      props.x = (props.x || 0) + off;
+      props.y = (props.y || 0) + off;
+      const nz = zBetween(z, null);
+      if (nz) { props.z = nz; z = nz; } else delete props.z;
+      ops.push({ kind: "upsert", id: nid, props });
+      ids.push(nid);
+    }
+    this.act(ops);
+    this.select(ids);
+  }
+
   nudge(dx, dy) {
     const ops = [];
     for (const id of this.sel) { const v = this.board.view(id); if (v && !v.locked) ops.push({ kind: "upsert", id, props: { x: (v.x || 0) + dx, y: (v.y || 0) + dy } }); }
@@ -604,6 +649,9 @@ export class Editor {
     if (e.code === "Space") { this.space = true; return; }
     if (mod && k === "z") { e.preventDefault(); if (e.shiftKey) this.redo(); else this.undo(); return; }
     if (mod && k === "y") { e.preventDefault(); this.redo(); return; }
+    if (mod && k === "c") { this.copy(); return; }
+    if (mod && k === "v") { e.preventDefault(); this.paste(); return; }
+    if (mod && k === "d") { e.preventDefault(); this.copy(); this.paste(); return; }
     if (mod && k === "a") { e.preventDefault(); this.setToolKeepSel("select"); this.select(this.elements().map((x) => x.id)); return; }
     if (e.code === "BracketRight") { e.preventDefault(); this.reorder(mod || e.shiftKey ? 2 : 1); return; }
     if (e.code === "BracketLeft") { e.preventDefault(); this.reorder(mod || e.shiftKey ? -2 : -1); return; }

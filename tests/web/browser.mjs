@@ -294,6 +294,10 @@ const stickyY = Number(await attr(B, 'g[data-type="sticky"] rect', "y"));
 await A.mouse.click(1000, 220);
 await drag(A, [1000, 220], [1000, 320], 6);
 check(await until(async () => Number(await attr(B, 'g[data-type="sticky"] rect', "y")) === stickyY + 10000), "A moves the sticky 100 px down: B shows it");
+await A.keyboard.press("Control+d");
+check(await until(async () => (await countType(B, "sticky")) === 2), "A duplicates the selected sticky (Ctrl+D): B has two");
+await A.keyboard.press("Control+z");
+check(await until(async () => (await countType(B, "sticky")) === 1), "undo of the duplicate: one sticky in B");
 await A.keyboard.press("Escape");
 await A.mouse.click(440, 465); // the arrow
 await A.keyboard.press("Control+BracketLeft");
@@ -333,6 +337,12 @@ await A.keyboard.press("Shift+ArrowRight");
 const xsWant = xsBefore.split(",").map((x) => Number(x) + 1000).join(",");
 check(await until(async () => (await B.evaluate(() => window.__wb.editor.elements().filter((e) => e.type === "stroke" || e.type === "arrow").map((e) => e.x).join(","))) === xsWant),
   "Shift+Right moves both 10 px: B shows it (" + xsWant + ")");
+// resizing the two together by the selection's south-east handle
+const arrowDx = () => B.evaluate(() => { const a = window.__wb.editor.elements().find((e) => e.type === "arrow"); return a.points[a.points.length - 1][0]; });
+const dx0 = await arrowDx();
+const se = await A.evaluate(() => { const ed = window.__wb.editor; const h = ed.handles().find((x) => x[0] === "se"); const r = ed.svg.getBoundingClientRect(); const q = ed.toScreen(h[1], h[2]); return [q.x + r.left, q.y + r.top]; });
+await drag(A, se, [se[0] + 130, se[1] + 40], 8);
+check(await until(async () => (await arrowDx()) > dx0 * 1.3), "resizing the two-element selection scales the arrow in B (" + dx0 + " -> " + (await arrowDx()) + ")");
 await A.keyboard.press("Escape");
 
 // the browser goes offline (network emulation): B says so, B draws, and
