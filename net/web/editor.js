@@ -95,7 +95,7 @@ export class Editor {
     s.addEventListener("pointerdown", (e) => this.down(e));
     s.addEventListener("pointermove", (e) => this.move(e));
     s.addEventListener("pointerup", (e) => this.up(e));
-    s.addEventListener("pointercancel", () => this.cancel());
+    s.addEventListener("pointercancel", (e) => { this.touch(e, "up"); this.cancel(); });
     s.addEventListener("dblclick", (e) => this.dblclick(e));
     s.addEventListener("wheel", (e) => this.wheel(e), { passive: false });
     this.keyHandler = (e) => this.key(e);
@@ -224,7 +224,31 @@ export class Editor {
     this.schedule();
   }
 
+  // Two fingers: pinch to zoom and pan (whatever the tool).
+  touch(e, phase) {
+    if (e.pointerType !== "touch") return false;
+    const t = this.touches || (this.touches = new Map());
+    if (phase === "up") { t.delete(e.pointerId); if (t.size < 2) this.pinch = null; return false; }
+    t.set(e.pointerId, { x: e.clientX, y: e.clientY });
+    if (t.size !== 2) return !!this.pinch;
+    const [a, b] = [...t.values()];
+    const dist = Math.hypot(a.x - b.x, a.y - b.y) || 1, mx = (a.x + b.x) / 2, my = (a.y + b.y) / 2;
+    if (!this.pinch) {
+      this.cancel();
+      this.pinch = { dist, mx, my, cam: { ...this.cam } };
+      return true;
+    }
+    const r = this.svg.getBoundingClientRect();
+    const c = this.pinch.cam, z = Math.min(8, Math.max(0.1, (c.zoom * dist) / this.pinch.dist));
+    const k = z / c.zoom;
+    const sx = this.pinch.mx - r.left, sy = this.pinch.my - r.top;
+    this.cam = { zoom: z, tx: sx - (sx - c.tx) * k + (mx - this.pinch.mx), ty: sy - (sy - c.ty) * k + (my - this.pinch.my) };
+    this.schedule();
+    return true;
+  }
+
   down(e) {
+    if (this.touch(e, "down")) return;
     if (this.textEdit) { this.commitText(); return; }
     e.preventDefault(); // no text selection, no native drag (which cancels the pointer)
     getSelection().removeAllRanges();
@@ -295,6 +319,7 @@ export class Editor {
   }
 
   move(e) {
+    if (this.touch(e, "move")) return;
     const p = this.toWorld(e);
     this.cursor = p;
     const d = this.drag;
@@ -350,6 +375,7 @@ export class Editor {
   }
 
   up(e) {
+    this.touch(e, "up");
     const d = this.drag;
     this.drag = null;
     if (!d) return;

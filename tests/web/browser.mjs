@@ -391,6 +391,19 @@ check(await until(async () => (await V.$$eval(".wb-cursor .name", (n) => n.map((
   "viewer: sees A's cursor");
 check(await until(async () => (await B.$$eval("#presence li", (n) => n.map((x) => x.textContent))).includes("Vera")), "B's presence list has the viewer Vera");
 
+// the viewer zooms with two fingers (touch events through the DevTools protocol)
+{
+  const cdp = await V.context().newCDPSession(V);
+  const z0 = await V.evaluate(() => window.__wb.editor.cam.zoom);
+  const pts = (d) => [{ x: 600 - d, y: 450, id: 1 }, { x: 600 + d, y: 450, id: 2 }];
+  await cdp.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: pts(50) });
+  for (const d of [60, 80, 100]) await cdp.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: pts(d) });
+  await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+  const z1 = await V.evaluate(() => window.__wb.editor.cam.zoom);
+  check(z1 > z0 * 1.6 && z1 < z0 * 2.4, "viewer: a two-finger pinch zooms (" + z0 + " -> " + z1.toFixed(2) + ")");
+  check((await serverBoard(BOARD)).elements.length === count0, "viewer: the pinch changed nothing on the board");
+}
+
 // the home page lists the board; opening it from there works
 await V.goto(BASE + "/");
 await V.waitForSelector("#board-list a", { timeout: 10000 });
