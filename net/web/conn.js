@@ -156,7 +156,13 @@ export class Conn {
         console.warn("wb: undecodable frame", e.code || e.message);
         return;
       }
-      this.frame(f);
+      try {
+        this.frame(f);
+      } catch (e) { // e.g. a welcome state that does not decode: start over
+        console.warn("wb: frame not applied:", e.code || e.message);
+        this.forgetVV = true;
+        ws.close(4000);
+      }
     };
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
