@@ -335,7 +335,8 @@ export class Editor {
           for (const ce of evs.length ? evs : [e]) this.penPoint(this.toWorld(ce));
           // a long stroke is also sent every 500 ms as a full upsert
           // (protocol.md 1.6): a closed tab loses little; each replaces the last
-          if (Date.now() - d.sentAt >= 500 && this.draft.points.length > 1 && !this.readonly) {
+          // (only while connected: offline they would pile up in the queue)
+          if (Date.now() - d.sentAt >= 500 && this.draft.points.length > 1 && !this.readonly && this.conn.state === "connected") {
             this.conn.submit([this.strokeOp(this.draft, d.z, false)]);
             d.interim = true;
             d.sentAt = Date.now();
