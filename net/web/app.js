@@ -26,6 +26,11 @@ const h = (tag, attrs = {}, ...kids) => {
 const COLOURS = [0x1e1e1eff, 0xe03131ff, 0x2f9e44ff, 0x1971c2ff, 0xf08c00ff, 0x9c36b5ff];
 const FILLS = [0, 0xffc9c9ff, 0xb2f2bbff, 0xa5d8ffff, 0xffec99ff, 0xeebefaff];
 const WIDTHS = [[100, "thin"], [200, "medium"], [400, "bold"]];
+const FONTS = [[1600, "S"], [2400, "M"], [3600, "L"]];
+const HELP = [["V", "select"], ["H / Space", "pan"], ["P", "pen"], ["R", "rectangle"], ["O", "ellipse"], ["L", "line"], ["A", "arrow"],
+  ["T", "text"], ["S", "sticky note"], ["E", "eraser"], ["Delete", "delete"], ["Ctrl+Z / Ctrl+Shift+Z", "undo / redo"],
+  ["Ctrl+C / V / D", "copy / paste / duplicate"], ["Ctrl+A", "select all"], ["] / [", "forward / backward"],
+  ["Ctrl+] / Ctrl+[", "to front / to back"], ["arrows", "nudge (Shift: 10 px)"], ["+ / - / 0 / Shift+1", "zoom in / out / reset / fit"], ["?", "this help"]];
 const TOOL_LABELS = { select: ["Select", "V", "⬚"], hand: ["Hand (pan)", "H", "✥"], pen: ["Pen", "P", "✎"], rect: ["Rectangle", "R", "▭"],
   ellipse: ["Ellipse", "O", "◯"], line: ["Line", "L", "╱"], arrow: ["Arrow", "A", "➔"], text: ["Text", "T", "T"], sticky: ["Sticky note", "S", "▤"], eraser: ["Eraser", "E", "⌫"] };
 
@@ -111,6 +116,8 @@ function boardPage(app, id) {
   const roleEl = h("span", { class: "role", id: "role" });
   const titleEl = h("span", { class: "title", id: "board-title" }, id);
   const toast = h("div", { class: "toast", id: "toast" });
+  const help = h("div", { class: "help", id: "help", onclick: () => help.classList.remove("on") },
+    h("h3", {}, "Keyboard shortcuts"), h("dl", {}, ...HELP.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])));
   const share = h("button", { id: "share", title: "Copy the board link", onclick: async () => {
     try { await navigator.clipboard.writeText(location.href); showToast("Link copied"); } catch (e) { showToast(location.href); }
   } }, "Share");
@@ -122,13 +129,14 @@ function boardPage(app, id) {
   const top = h("header", { class: "topbar" },
     h("a", { href: "/", class: "home-link", onclick: (e) => { e.preventDefault(); go("/"); } }, "◧"),
     titleEl, roleEl, connEl, h("span", { class: "spacer" }), peopleEl, share, exportBtn("png"), exportBtn("svg"));
-  app.append(top, stage, toolbar, style, toast);
+  app.append(top, stage, toolbar, style, toast, help);
   let toastTimer = 0;
   function showToast(t) { toast.textContent = t; toast.classList.add("on"); clearTimeout(toastTimer); toastTimer = setTimeout(() => toast.classList.remove("on"), 2500); }
 
   const editor = new Editor(stage, model, conn, {
     onTool: (t) => { for (const b of toolbar.querySelectorAll("button")) b.classList.toggle("on", b.dataset.tool === t); },
     onSelection: () => {},
+    onHelp: (on) => help.classList.toggle("on", on),
   });
   for (const t of Object.keys(TOOL_LABELS)) {
     const [label, key, glyph] = TOOL_LABELS[t];
@@ -138,15 +146,18 @@ function boardPage(app, id) {
     h("button", { id: "undo", title: "Undo (Ctrl+Z)", onclick: () => editor.undo() }, "↶"),
     h("button", { id: "redo", title: "Redo (Ctrl+Shift+Z)", onclick: () => editor.redo() }, "↷"),
     h("button", { id: "zoom-out", title: "Zoom out (-)", onclick: () => editor.zoomBy(1 / 1.2) }, "−"),
-    h("button", { id: "zoom-in", title: "Zoom in (+)", onclick: () => editor.zoomBy(1.2) }, "+"));
+    h("button", { id: "zoom-in", title: "Zoom in (+)", onclick: () => editor.zoomBy(1.2) }, "+"),
+    h("button", { id: "help-btn", title: "Keyboard shortcuts (?)", onclick: () => help.classList.toggle("on") }, "?"));
   const swatch = (c, kind) => h("button", { class: "swatch" + (c ? "" : " none"), "data-colour": c.toString(16), title: kind,
     style: "--c:" + css(c), onclick: () => { editor.applyStyle({ [kind]: c }); paintStyle(); } });
   style.append(h("span", {}, "Stroke"), ...COLOURS.map((c) => swatch(c, "strokeColor")),
     h("span", {}, "Fill"), ...FILLS.map((c) => swatch(c, "fillColor")),
-    h("span", {}, "Width"), ...WIDTHS.map(([w, n]) => h("button", { class: "width", "data-width": w, title: n, onclick: () => { editor.applyStyle({ strokeWidth: w }); paintStyle(); } }, h("i", { style: "height:" + w / 100 + "px" }))));
+    h("span", {}, "Width"), ...WIDTHS.map(([w, n]) => h("button", { class: "width", "data-width": w, title: n, onclick: () => { editor.applyStyle({ strokeWidth: w }); paintStyle(); } }, h("i", { style: "height:" + w / 100 + "px" }))),
+    h("span", {}, "Text"), ...FONTS.map(([f, n]) => h("button", { class: "font", "data-font": f, title: "text size " + n, onclick: () => { editor.applyStyle({ fontSize: f }); paintStyle(); } }, n)));
   function paintStyle() {
     for (const b of style.querySelectorAll(".swatch")) b.classList.toggle("on", parseInt(b.dataset.colour, 16) === (b.title === "strokeColor" ? editor.style.strokeColor : editor.style.fillColor));
     for (const b of style.querySelectorAll(".width")) b.classList.toggle("on", Number(b.dataset.width) === editor.style.strokeWidth);
+    for (const b of style.querySelectorAll(".font")) b.classList.toggle("on", Number(b.dataset.font) === editor.style.fontSize);
   }
   paintStyle();
   editor.setTool("select");

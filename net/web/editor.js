@@ -56,7 +56,7 @@ export class Editor {
     this.ui = ui; // {onTool, onSelection, onStatus}
     this.readonly = true;
     this.tool = "select";
-    this.style = { strokeColor: DEFAULT_STROKE, fillColor: 0, strokeWidth: 200 };
+    this.style = { strokeColor: DEFAULT_STROKE, fillColor: 0, strokeWidth: 200, fontSize: 2400 };
     this.cam = { tx: 0, ty: 0, zoom: 1 };
     this.sel = new Set();
     this.undoStack = [];
@@ -303,11 +303,11 @@ export class Editor {
         break;
       case "text":
         e.preventDefault(); // keep the focus for the text box
-        this.openText({ id: newId(), type: "text", x: p.x, y: p.y, text: "", fontSize: 2400, strokeColor: st.strokeColor }, true);
+        this.openText({ id: newId(), type: "text", x: p.x, y: p.y, text: "", fontSize: st.fontSize, strokeColor: st.strokeColor }, true);
         return;
       case "sticky":
         e.preventDefault();
-        this.openText({ id: newId(), type: "sticky", x: p.x - 10000, y: p.y - 10000, width: 20000, height: 20000, text: "", fontSize: 2000, fillColor: st.fillColor || STICKY_FILL }, true);
+        this.openText({ id: newId(), type: "sticky", x: p.x - 10000, y: p.y - 10000, width: 20000, height: 20000, text: "", fontSize: Math.round(st.fontSize * 5 / 6), fillColor: st.fillColor || STICKY_FILL }, true);
         return;
       case "eraser":
         this.drag = { mode: "erase", last: p };
@@ -636,6 +636,10 @@ export class Editor {
       if ("strokeColor" in props) p.strokeColor = props.strokeColor;
       if ("strokeWidth" in props && !["text", "sticky"].includes(v.type)) p.strokeWidth = props.strokeWidth;
       if ("fillColor" in props && ["rect", "ellipse", "sticky"].includes(v.type)) p.fillColor = v.type === "sticky" && !props.fillColor ? STICKY_FILL : props.fillColor;
+      if ("fontSize" in props && (v.type === "text" || v.type === "sticky")) {
+        p.fontSize = v.type === "sticky" ? Math.round(props.fontSize * 5 / 6) : props.fontSize;
+        if (v.type === "text") { const sz = textSize(v.text || "", p.fontSize); p.width = sz.width; p.height = sz.height; }
+      }
       if (Object.keys(p).length) ops.push({ kind: "upsert", id, props: p });
     }
     this.act(ops);
@@ -684,7 +688,8 @@ export class Editor {
     if (e.code === "BracketLeft") { e.preventDefault(); this.reorder(mod || e.shiftKey ? -2 : -1); return; }
     if (mod) return;
     if (k === "delete" || k === "backspace") { e.preventDefault(); this.deleteSelection(); return; }
-    if (k === "escape") { this.select([]); this.setTool("select"); return; }
+    if (k === "escape") { this.select([]); this.setTool("select"); if (this.ui.onHelp) this.ui.onHelp(false); return; }
+    if (e.key === "?") { if (this.ui.onHelp) this.ui.onHelp(); return; }
     if (k === "+" || k === "=") { this.zoomBy(1.2); return; }
     if (k === "-") { this.zoomBy(1 / 1.2); return; }
     if (k === "0") { this.cam = { tx: 0, ty: 0, zoom: 1 }; this.schedule(); return; }

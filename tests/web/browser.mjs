@@ -324,6 +324,14 @@ await A.keyboard.type("!");
 await A.keyboard.press("Escape");
 check(await until(async () => (await B.$eval('#layer-elements g[data-type="text"] text', (n) => n.textContent).catch(() => "")) === "Hello board!"),
   "A edits the text (double-click): B reads 'Hello board!'");
+await A.mouse.click(700, 535);
+await A.click('.font[data-font="3600"]');
+check(await until(async () => (await attr(B, 'g[data-type="text"] text', "font-size")) === "3600"), "A sets the selected text's size to L: B draws it at 36 px");
+await A.keyboard.press("Escape");
+await A.keyboard.press("?");
+check(await A.$eval("#help", (e) => getComputedStyle(e).display !== "none" && e.textContent.includes("undo")), "? shows the keyboard shortcuts");
+await A.keyboard.press("Escape");
+check(await A.$eval("#help", (e) => getComputedStyle(e).display === "none"), "Esc hides them");
 await A.mouse.click(400, 625); // the small rectangle drawn during the SIGTERM outage
 await A.keyboard.press("Delete");
 check(await until(async () => (await countType(B, "rect")) === 1), "A deletes the selected rectangle (Delete): gone in B");
