@@ -33,7 +33,6 @@ export class Conn {
     this.attempt = 0;
     this.stopped = false;
     this.fatal = null;
-    this.sentAt = new Map(); // batch -> last send time
     const seed = BigInt(Math.floor(Date.now() / 1000)) << 32n;
     this.opBase = seed | (BigInt(Math.floor(Math.random() * 4096)) << 20n);
     this.opCounter = 0n;
@@ -109,7 +108,6 @@ export class Conn {
 
   sendBatch(b) {
     if (!this.ws || this.ws.readyState !== 1) return;
-    this.sentAt.set(b, Date.now());
     this.ws.send(C.encodeOps(this.toBatch(b)));
   }
 
