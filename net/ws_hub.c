@@ -21,9 +21,8 @@
  *     the session joins the room exactly when the FIFO reaches it and
  *     every later ops event for the board reaches it once. A full-state
  *     welcome also leaves the encoded state in the room (ws_state_cache);
- *     every ops event delivered to the room afterwards is kept with it
- *     (room.since, bounded), so the cache plus those frames are the board
- *     as of every ops event delivered.
+ *     the next ops event delivered for the board drops it, so while it is
+ *     there it is the board's state as of every ops event delivered.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -214,7 +213,7 @@ static void leave_room(ws_hub *h, ws_sess *s)
     while (*pp != r)
         pp = &(*pp)->next;
     *pp = r->next;
-    ws_room_drop_cache(r);
+    ws_cache_unref(r->cache);
     free(r);
 }
 
@@ -350,44 +349,6 @@ static void send_resync(ws_sess *s)
     free(enc);
 }
 
-void ws_room_drop_cache(ws_room *r)
-{
-    ws_cache_unref(r->cache);
-    r->cache = NULL;
-    for (uint32_t i = 0; i < r->nsince; i++)
-        ws_buf_unref(r->since[i]);
-    free(r->since);
-    r->since = NULL;
-    r->nsince = r->capsince = 0;
-    r->since_bytes = 0;
-}
-
-/* An ops frame (NULL: lost) delivered to a room with a cached state. */
-static void keep_since(ws_hub *h, ws_room *r, ws_buf *b)
-{
-    if (!r->cache)
-        return;
-    size_t max = h->o.sendq_max / 2 < WS_SINCE_BYTES ? h->o.sendq_max / 2
-                                                      : WS_SINCE_BYTES;
-    if (!b || r->nsince == WS_SINCE_MAX || b->len > max - r->since_bytes) {
-        ws_room_drop_cache(r);
-        return;
-    }
-    if (r->nsince == r->capsince) {
-        uint32_t cap = r->capsince ? 2 * r->capsince : 8;
-        ws_buf **n = realloc(r->since, cap * sizeof *n);
-        if (!n) {
-            ws_room_drop_cache(r);
-            return;
-        }
-        r->since = n;
-        r->capsince = cap;
-    }
-    b->refs++;
-    r->since[r->nsince++] = b;
-    r->since_bytes += b->len;
-}
-
 static void deliver_welcome(ws_hub *h, ws_event *ev)
 {
     ws_sess *s = ws_hub_find_sess(h, ev->conn);
@@ -396,7 +357,7 @@ static void deliver_welcome(ws_hub *h, ws_event *ev)
     ws_sess_welcomed(s, ev->buf, ev->num, ev->rc);
     ws_room *r = ev->rc || !ev->cache ? NULL : s->room;
     if (r) { /* the state as of this point of the event order */
-        ws_room_drop_cache(r);
+        ws_cache_unref(r->cache);
         r->cache = ev->cache;
         ev->cache->refs++;
     }
@@ -460,7 +421,8 @@ static void deliver(ws_hub *h, ws_event *ev)
     ws_room *r = ws_hub_find_room(h, ev->board);
     if (!r)
         return;
-    keep_since(h, r, ev->buf);
+    ws_cache_unref(r->cache); /* the board changed */
+    r->cache = NULL;
     for (ws_sess *s = r->head; s; s = s->rnext) {
         if (ev->num <= s->join_after || s->state != WS_JOINED)
             continue;
@@ -475,8 +437,10 @@ size_t ws_hub_core_board_gone(ws_hub *h, const char *board_id)
 {
     ws_room *r = ws_hub_find_room(h, board_id);
     size_t n = 0;
-    if (r)
-        ws_room_drop_cache(r);
+    if (r) {
+        ws_cache_unref(r->cache);
+        r->cache = NULL;
+    }
     for (ws_sess *s = r ? r->head : NULL; s; s = s->rnext)
         if (s->state == WS_JOINED) {
             ws_sess_error(s, WS_CODE_NOT_FOUND, WS_CLOSE_NOT_FOUND,

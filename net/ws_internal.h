@@ -240,14 +240,9 @@ struct ws_sess {
 #define WS_ID_BUCKETS 4096u
 #define WS_ROOM_BUCKETS 1024u
 
-/* A board's encoded state and version at one point of the room's event
- * order (ws_welcome.c), and, in the room, the server ops frames delivered
- * to the room since (ws_room.since): state + those frames = the board as of
- * every ops event delivered. Past WS_SINCE_MAX frames or WS_SINCE_BYTES
- * (at most half the send-queue bound) the room drops both. Shared
- * (refcounted, service thread). */
-#define WS_SINCE_MAX 256u
-#define WS_SINCE_BYTES (1u << 20)
+/* A board's encoded state and version as of the last event delivered to
+ * its room (ws_welcome.c): valid until the next ops event for the board is
+ * delivered, which drops it. Shared (refcounted, service thread). */
 typedef struct ws_state_cache {
     int refs;
     ws_buf *state;     /* board_state_encode bytes */
@@ -262,14 +257,8 @@ typedef struct ws_room {
     ws_sess *head;
     size_t n;
     ws_state_cache *cache; /* NULL: none current */
-    ws_buf **since;        /* ops frames delivered after cache (malloc'd) */
-    uint32_t nsince, capsince;
-    size_t since_bytes;
     char board[WB_MAX_ID_LEN + 1];
 } ws_room;
-
-/* Drops the room's cached state and the frames since (service thread). */
-void ws_room_drop_cache(ws_room *r);
 
 enum ws_ev_kind { WS_EV_ACK = 0, WS_EV_OPS = 1, WS_EV_WELCOME = 2,
                   WS_EV_PRESENCE = 3 /* from another node (replication) */ };

@@ -2,12 +2,12 @@
  * ws_welcome.c: a session's welcome (docs/protocol.md 2.3, rule 2), built
  * so that the service thread never waits on the engine:
  *
- *   - cache hit (no resume token, the board's room holds a ws_state_cache
- *     and no ops event for the board is waiting in the event list): built
- *     on the service thread from the cached state, followed by the server
- *     ops frames the room received since (room.since); the session joins
- *     at the last ops number pushed (ws_hub.c invariant 5 says why state +
- *     frames are then the board as of every ops event numbered up to it).
+ *   - cache hit (no resume token, the board's room holds a current
+ *     ws_state_cache and no ops event for the board is waiting in the
+ *     event list): built on the service thread from the cached state; the
+ *     session joins at the last ops number pushed (ws_hub.c invariant 5
+ *     says why the cache is then the state as of every ops event numbered
+ *     up to it).
  *   - otherwise a job for the welcome worker, a thread of the hub that
  *     takes every waiting job and runs ONE engine_call for all of them. On
  *     the engine thread each job reads the state or delta, the board's
@@ -370,8 +370,6 @@ static int from_cache(ws_hub *h, ws_sess *s)
         return 0;
     ws_sess_welcomed(s, b, at, 0);
     ws_buf_unref(b);
-    for (uint32_t i = 0; i < r->nsince && s->state == WS_JOINED; i++)
-        ws_sess_enqueue(s, r->since[i], WS_Q_NORMAL);
     return 1;
 }
 
