@@ -355,7 +355,7 @@ static int list_cb(void *arg, const snap_board_meta *m)
 
 int repl_repair_shard(repl *r, redisContext *c, int shard)
 {
-    static char live[REPL_MAX_PEERS][128];
+    static char live[REPL_MAX_PEERS][128]; /* reader thread only */
     int nlive = peers_live(r, c, live);
     if (nlive < 0)
         return WB_EIO;
@@ -394,6 +394,6 @@ int repl_repair_shard(repl *r, redisContext *c, int shard)
 /* The reader refreshes peers (for lag_ops) through here too. */
 int repl_peers_refresh(repl *r, redisContext *c)
 {
-    static char live[REPL_MAX_PEERS][128];
+    static char live[REPL_MAX_PEERS][128]; /* reader thread only */
     return peers_live(r, c, live) < 0 ? -1 : 0;
 }

@@ -286,9 +286,8 @@ static int sub_read(sub *S)
     size_t *argl = calloc((size_t)(2 * n + 6), sizeof *argl);
     char(*keys)[32] = calloc((size_t)n, sizeof *keys);
     char(*ids)[48] = calloc((size_t)n, sizeof *ids);
-    int *which = calloc((size_t)n, sizeof *which);
     int rc = 0, k = 0, argc = 0;
-    if (!argv || !argl || !keys || !ids || !which) {
+    if (!argv || !argl || !keys || !ids) {
         rc = -1;
         goto out;
     }
@@ -304,7 +303,7 @@ static int sub_read(sub *S)
             snprintf(ids[k], sizeof ids[k], "%llu-%llu",
                      (unsigned long long)S->sh[i].cur.ms,
                      (unsigned long long)S->sh[i].cur.seq);
-            which[k++] = i;
+            k++;
         }
     if (!k) {
         repl_sleep(r, 500);
@@ -351,7 +350,6 @@ out:
     free(argl);
     free(keys);
     free(ids);
-    free(which);
     return rc;
 }
 
