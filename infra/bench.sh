@@ -175,7 +175,7 @@ if ((!SKIP_NODE)); then
         # first step over 50 ms p99 or under a full delivery
         for s in node relay; do
             echo "== rooms ladder ($s): 50 rooms x 10 clients, rate per client"
-            for rate in 20 40 80 120 160 200 300 400; do
+            for rate in 20 30 40 50 60 80 100 120 160 200 300 400; do
                 one "ladder-$rate" "$s" 1 rooms --rooms 50 --clients 10 --rate "$rate" \
                     --duration 5
                 f=$OUT/ladder-$rate.$s.1.json
