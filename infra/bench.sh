@@ -240,6 +240,8 @@ node_row("rooms 50x10x20/s: broadcast p50", "rooms", "broadcast_p50_ms", "ms")
 node_row("rooms 50x10x20/s: broadcast p99", "rooms", "broadcast_p99_ms", "ms", "<= 10 ms")
 node_row("rooms 50x10x20/s: ack p99 (durable)", "rooms", "ack_p99_ms", "ms", "<= 15 ms")
 node_row("rooms 50x10x20/s: generator CPU", "rooms", "generator_cpu_pct", "% of a core")
+node_row("rooms 50x10x20/s: server CPU", "rooms", "server_cpu_pct", "% of a core")
+node_row("rooms 50x10x20/s: server CPU per op (with its 9 deliveries)", "rooms", "server_cpu_us_per_op", "us")
 # the ladder: highest acked rate with p99 <= 50 ms and full delivery
 for server in ("node", "relay"):
     best = None

@@ -138,7 +138,10 @@ for _ in $(seq 1 600); do # the API answers 503 until recovery is done
     sleep 0.1
 done
 URL=ws://127.0.0.1:$PORT
-run_loads node "$URL"
+run_loads node "$URL" --server-pid $NODE
+check "node rooms server CPU" "$T/node-rooms.json" '
+j["server_cpu_s"] > 0 and j["server_cpu_us_per_op"] > 0
+'
 
 # idle: 20 connections over 4 rooms; RSS from /proc and from /metrics
 expect_rc 0 timeout 120 "$WBL" idle --url "$URL" --clients 20 --rooms 4 \

@@ -208,10 +208,14 @@ int wbl_setup(wbl_run *r);
 /* Server RSS in bytes: /proc/PID/status when pid > 0, else /metrics. */
 int64_t wbl_server_rss(const wbl_run *r);
 
+/* Server CPU seconds (user + system) from /proc/PID/stat; -1 without
+ * --server-pid. */
+double wbl_server_cpu(const wbl_run *r);
+
 /* wbl_report.c */
 void wbl_report(const wbl_run *r, const wbl_stats *s, double wall_s,
-                double cpu_s, int64_t rss_before, int64_t rss_after,
-                uint64_t joined);
+                double cpu_s, double server_cpu_s, int64_t rss_before,
+                int64_t rss_after, uint64_t joined);
 const char *wbl_err_name(int e);
 
 #endif /* WBL_H */

@@ -343,7 +343,7 @@ int main(int argc, char **argv)
         wbl_workers_join(r);
         return 1;
     }
-    double cpu_a = cpu_seconds();
+    double cpu_a = cpu_seconds(), scpu_a = wbl_server_cpu(r);
     uint64_t ta = wbl_now_us();
     switch (o->workload) {
     case WBL_IDLE:
@@ -365,6 +365,7 @@ int main(int argc, char **argv)
             return 1;
         }
         cpu_a = cpu_seconds();
+        scpu_a = wbl_server_cpu(r);
         ta = wbl_now_us();
         set_phase(r, WBL_PH_JOIN);
         dl = wbl_now_us() + 60000000u + (uint64_t)o->clients * 5000000u;
@@ -387,6 +388,7 @@ int main(int argc, char **argv)
         r->t_start_us = start;
         r->t_end_us = start + (uint64_t)(o->duration * 1e6);
         cpu_a = cpu_seconds();
+        scpu_a = wbl_server_cpu(r);
         ta = wbl_now_us();
         set_phase(r, WBL_PH_RUN);
         while (wbl_now_us() < r->t_end_us) {
@@ -406,7 +408,7 @@ int main(int argc, char **argv)
         break;
     }
     }
-    double cpu_b = cpu_seconds();
+    double cpu_b = cpu_seconds(), scpu_b = wbl_server_cpu(r);
     uint64_t tb = wbl_now_us();
     (void)cpu0;
     (void)t0;
@@ -433,7 +435,8 @@ int main(int argc, char **argv)
                                       ? dropped - all->errors[WBL_E_CONNECT] -
                                             all->errors[WBL_E_CLOSED]
                                       : 0;
-    wbl_report(r, all, (double)(tb - ta) / 1e6, cpu_b - cpu_a, rss0, rss1,
+    wbl_report(r, all, (double)(tb - ta) / 1e6, cpu_b - cpu_a,
+               scpu_a >= 0 && scpu_b >= 0 ? scpu_b - scpu_a : -1, rss0, rss1,
                joined);
     free(all);
     return 0;

@@ -59,7 +59,8 @@ static double ratio(uint64_t a, uint64_t b)
 }
 
 static json_t *build(const wbl_run *r, const wbl_stats *s, double wall_s,
-                     double cpu_s, int64_t rss0, int64_t rss1, uint64_t joined)
+                     double cpu_s, double scpu, int64_t rss0, int64_t rss1,
+                     uint64_t joined)
 {
     const wbl_opts *o = &r->o;
     json_t *j = json_object();
@@ -144,6 +145,14 @@ static json_t *build(const wbl_run *r, const wbl_stats *s, double wall_s,
                         json_real(wall_s > 0 ? 100.0 * cpu_s / wall_s : 0.0));
     json_object_set_new(j, "generator_cores",
                         json_integer(sysconf(_SC_NPROCESSORS_ONLN)));
+    if (scpu >= 0) {
+        json_object_set_new(j, "server_cpu_s", json_real(scpu));
+        json_object_set_new(j, "server_cpu_pct",
+                            json_real(wall_s > 0 ? 100.0 * scpu / wall_s : 0.0));
+        json_object_set_new(j, "server_cpu_us_per_op",
+                            s->acked ? json_real(scpu * 1e6 / (double)s->acked)
+                                     : json_null());
+    }
     json_object_set_new(j, "bytes_out", json_integer((json_int_t)s->bytes_out));
     json_object_set_new(j, "bytes_in", json_integer((json_int_t)s->bytes_in));
     if (o->workload == WBL_IDLE) {
@@ -165,10 +174,11 @@ static json_t *build(const wbl_run *r, const wbl_stats *s, double wall_s,
 }
 
 void wbl_report(const wbl_run *r, const wbl_stats *s, double wall_s,
-                double cpu_s, int64_t rss_before, int64_t rss_after,
-                uint64_t joined)
+                double cpu_s, double server_cpu_s, int64_t rss_before,
+                int64_t rss_after, uint64_t joined)
 {
-    json_t *j = build(r, s, wall_s, cpu_s, rss_before, rss_after, joined);
+    json_t *j = build(r, s, wall_s, cpu_s, server_cpu_s, rss_before,
+                      rss_after, joined);
     if (!j)
         return;
     if (r->o.json) {
