@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <xxhash.h>
 
@@ -267,6 +268,28 @@ static int repl_metrics(repl *r)
     return rc;
 }
 
+/* The address peers use: --advertise, else the listen address, with a
+ * wildcard host (0.0.0.0, [::], empty) replaced by this host's name
+ * (containers and pods resolve it to their address). */
+static void repl_advertise(repl *r, const cfg *c)
+{
+    if (c->advertise[0]) {
+        snprintf(r->advertise, sizeof r->advertise, "%s", c->advertise);
+        return;
+    }
+    const char *colon = strrchr(c->listen, ':');
+    const char *port = colon ? colon + 1 : "8080";
+    size_t hl = colon ? (size_t)(colon - c->listen) : strlen(c->listen);
+    int wild = hl == 0 || (hl == 7 && !strncmp(c->listen, "0.0.0.0", 7)) ||
+               (hl == 4 && !strncmp(c->listen, "[::]", 4));
+    char host[256] = "";
+    if (!wild || gethostname(host, sizeof host - 1) != 0 || !host[0]) {
+        snprintf(r->advertise, sizeof r->advertise, "%s", c->listen);
+        return;
+    }
+    snprintf(r->advertise, sizeof r->advertise, "%s:%s", host, port);
+}
+
 void repl_free(repl *r)
 {
     if (!r)
@@ -295,8 +318,7 @@ int repl_start(node *n, repl **out)
     r->self = st.node_id;
     r->shards = (int)c->redis_shards;
     r->retention = c->redis_retention;
-    snprintf(r->advertise, sizeof r->advertise, "%s",
-             c->advertise[0] ? c->advertise : c->listen);
+    repl_advertise(r, c);
     snprintf(r->oplog_dir, sizeof r->oplog_dir, "%s/oplog", c->data_dir);
     int rc = repl_parse_url(r, c->redis_url);
     if (rc) {
