@@ -47,6 +47,7 @@ typedef struct pub {
     uint64_t persisted;   /* cursor value in LMDB */
     int64_t persisted_ms;
     int64_t beat_ms, meta_ms;
+    int64_t meta_every_ms; /* PUB_META_MS, or 20x the last scan's time */
     pub_shard *sh;
     uint64_t *prev;       /* per shard: max oseq of our last entry */
 } pub;
@@ -252,10 +253,14 @@ static int pub_beat(pub *P)
 {
     repl *r = P->r;
     int64_t now = repl_now_ms();
-    if (now - P->meta_ms >= PUB_META_MS) {
-        P->meta_ms = now;
+    if (now - P->meta_ms >= P->meta_every_ms) {
+        /* the scan reads every board's metadata: with many boards it
+         * runs less often, so that it stays under ~5% of a core */
         if (repl_meta_publish(r, P->c))
             return -1;
+        int64_t took = repl_now_ms() - now;
+        P->meta_ms = now;
+        P->meta_every_ms = took * 20 > PUB_META_MS ? took * 20 : PUB_META_MS;
     }
     if (now - P->beat_ms < PUB_BEAT_MS)
         return 0;
@@ -354,6 +359,7 @@ void *repl_pub_main(void *arg)
     if (snap_cursor_get(r->store, "publish", &P.cursor) != 0)
         P.cursor = 0;
     P.persisted = P.cursor;
+    P.meta_every_ms = PUB_META_MS;
     engine_set_floor(r->eng, "repl", P.cursor + 1);
     pub_loop(&P);
     pub_persist(&P, 1);
