@@ -5,7 +5,7 @@ set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake ninja-build pkg-config clang
             liburing-dev liblmdb-dev libzstd-dev libxxhash-dev
-            libssl-dev libjansson-dev libwebsockets-dev
+            libssl-dev libjansson-dev libwebsockets-dev libev-dev
             libhiredis-dev
             libmongoc-dev libbson-dev)
 TEST_PKGS=(libclang-rt-14-dev lmdb-utils curl python3 util-linux bsdutils
