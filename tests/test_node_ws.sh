@@ -9,7 +9,9 @@
 # Origin, metrics; then SIGTERM -> exit 0. A second node with a low
 # per-connection op rate takes a flood: typed rate_limited acks, only the
 # accepted batches broadcast, --presence-rate holds back a burst of cursor
-# frames, the node keeps serving.
+# frames, the node keeps serving. The main node runs lws on its epoll
+# (libev) loop, the flood node on lws's poll loop (WB_LWS_POLL=1): both
+# loops are exercised; /proc/PID/fd shows which one runs.
 # Only the PID this script starts is signalled.
 set -uo pipefail
 B=$1
@@ -35,6 +37,12 @@ run_node() {
         kill -0 $pid 2>/dev/null || break
         sleep 0.1
     done
+    local epfd
+    epfd=$(ls -l /proc/$pid/fd 2>/dev/null | grep -c eventpoll)
+    if [[ -n ${WB_LWS_POLL:-} && $epfd -ne 0 ]] || [[ -z ${WB_LWS_POLL:-} && $epfd -eq 0 ]]; then
+        echo "FAIL: $name: event loop (eventpoll fds: $epfd, WB_LWS_POLL=${WB_LWS_POLL:-})"
+        rc=1
+    fi
     if ! grep -q "listening on" "$T/$name.stdout"; then
         echo "FAIL: $name: whiteboardd did not start"
         rc=1
@@ -62,7 +70,7 @@ run_node() {
 
 rc=0
 run_node main main --rate-conn 0 --rate-user 0 || rc=$((rc + 1))
-run_node flood flood --rate-conn 5 --rate-conn-burst 5 --presence-rate 3 || rc=$((rc + 1))
+WB_LWS_POLL=1 run_node flood flood --rate-conn 5 --rate-conn-burst 5 --presence-rate 3 || rc=$((rc + 1))
 if grep -qE "runtime error|AddressSanitizer|LeakSanitizer" "$T/node.log"; then
     echo "FAIL: sanitizer report in the node log:"
     grep -E -A5 "runtime error|AddressSanitizer|LeakSanitizer" "$T/node.log" | head -30
