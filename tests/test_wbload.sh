@@ -125,7 +125,7 @@ j['presence_count'] == j['presence_received']
 # ---- against whiteboardd -----------------------------------------------------
 PORT=$(free_port)
 "$WBD" --data-dir "$T/data" --listen "127.0.0.1:$PORT" --rate-conn 0 \
-    --rate-user 0 --rate-ip 0 --log-level warn >"$T/node.out" 2>"$T/node.log" &
+    --rate-user 0 --rate-ip 0 --guest on --log-level warn >"$T/node.out" 2>"$T/node.log" &
 NODE=$!
 PIDS+=($NODE)
 if ! wait_listen "$T/node.out" $NODE; then
@@ -169,6 +169,12 @@ j["errors_total"] == 0 and j["errors"]["join_incomplete"] == 0
 j["join_count"] == 3 and j["join_recv_count"] == 3 and j["elements"] == 300
 0 < j["join_recv_p50_ms"] <= j["join_p50_ms"]
 '
+
+# guest sign-in when there is no JWT_SECRET (the node allows guests here)
+expect_rc 0 env -u JWT_SECRET timeout 120 "$WBL" rooms --url "$URL" --rooms 1 \
+    --clients 3 --rate 10 --duration 1 --drain 10 --json
+cp "$T/out" "$T/node-guest.json"
+check "guest tokens" "$T/node-guest.json" "$COMMON"
 
 # a bad token: nobody is welcomed, exit 1
 expect_rc 1 timeout 120 "$WBL" rooms --url "$URL" --rooms 1 --clients 2 \
