@@ -17,8 +17,8 @@
  * offered (pub_map: sorted like snap_board_list's order; publisher thread
  * only). After a restart it offers everything once (the script makes that
  * harmless). A board deleted on another node is flagged deleted here (404
- * on the API); WebSocket sessions already in its room stay until they
- * reconnect.
+ * on the API) and the WebSocket sessions in its room here are closed
+ * (not_found, 4004), as a local delete does.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +30,7 @@
 #include "log.h"
 #include "repl_internal.h"
 #include "wb_error.h"
+#include "ws_hub.h"
 
 static const char meta_script[] =
     "local cur = redis.call('HGET', KEYS[1], ARGV[1]) "
@@ -180,7 +181,8 @@ static void pull_one(repl *r, const char *bid, const char *text)
     snap_board_meta rm, lm;
     if (meta_parse(bid, text, &rm))
         return;
-    if (snap_board_get(r->store, bid, &lm) == 0) {
+    int have_local = snap_board_get(r->store, bid, &lm) == 0;
+    if (have_local) {
         if (lm.updated_us > rm.updated_us)
             return;
         if (lm.updated_us == rm.updated_us) {
@@ -191,10 +193,13 @@ static void pull_one(repl *r, const char *bid, const char *text)
                 return;
         }
     }
+    int was_live = !have_local || !lm.deleted;
     int rc = snap_board_put(r->store, &rm);
     if (rc)
         WBLOGF(WBLOG_WARN, "replication: board metadata not stored",
                WBF_BOARD(bid), WBF_ERR(rc));
+    else if (rm.deleted && was_live && atomic_load(&r->n->started))
+        ws_hub_board_gone_remote(r->n, bid); /* its sessions here close */
 }
 
 int repl_meta_pull(repl *r, redisContext *c, long long *ver)

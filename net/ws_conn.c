@@ -160,6 +160,12 @@ void ws_hub_presence_remote(node *n, const char *board_id, const uint8_t *frame,
         ws_hub_core_presence_remote(n->hub, board_id, frame, len);
 }
 
+void ws_hub_board_gone_remote(node *n, const char *board_id)
+{
+    if (n->hub)
+        ws_hub_core_board_gone_async(n->hub, board_id);
+}
+
 void ws_hub_board_gone(node *n, const char *board_id)
 {
     if (n->hub)

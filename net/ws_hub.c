@@ -394,6 +394,18 @@ void ws_hub_presence_forward(ws_hub *h, const char *board_id, const ws_buf *b)
         fn(ctx, board_id, b->data, b->len);
 }
 
+void ws_hub_core_board_gone_async(ws_hub *h, const char *board_id)
+{
+    if (strlen(board_id) > WB_MAX_ID_LEN)
+        return;
+    ws_event *ev = calloc(1, sizeof *ev);
+    if (!ev)
+        return;
+    ev->kind = WS_EV_GONE;
+    strcpy(ev->board, board_id);
+    ws_hub_push(h, ev);
+}
+
 static void deliver_presence(ws_hub *h, ws_event *ev)
 {
     ws_room *r = ws_hub_find_room(h, ev->board);
@@ -410,6 +422,10 @@ static void deliver(ws_hub *h, ws_event *ev)
     }
     if (ev->kind == WS_EV_PRESENCE) {
         deliver_presence(h, ev);
+        return;
+    }
+    if (ev->kind == WS_EV_GONE) {
+        ws_hub_core_board_gone(h, ev->board);
         return;
     }
     if (ev->kind == WS_EV_ACK) {

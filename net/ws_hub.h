@@ -64,6 +64,11 @@ void ws_hub_set_presence_out(node *n,
 void ws_hub_presence_remote(node *n, const char *board_id, const uint8_t *frame,
                             size_t len);
 
+/* Any thread: the board was deleted on another node (replication merged
+ * its metadata); its room is closed as by ws_hub_board_gone, on the lws
+ * service thread. */
+void ws_hub_board_gone_remote(node *n, const char *board_id);
+
 /* lws service thread: the board was deleted (REST DELETE): every session
  * of its room gets a fatal not_found error and is closed with 4004. */
 void ws_hub_board_gone(node *n, const char *board_id);

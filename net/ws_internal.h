@@ -106,6 +106,10 @@ void ws_hub_core_service(ws_hub *h);
 void ws_hub_core_presence_remote(ws_hub *h, const char *board_id,
                                  const uint8_t *frame, size_t len);
 
+/* Any thread: board_id was deleted elsewhere (replication): the service
+ * thread closes its room as ws_hub_core_board_gone does. */
+void ws_hub_core_board_gone_async(ws_hub *h, const char *board_id);
+
 /* Service thread: closes every session of board_id's room (not_found,
  * 4004). Returns how many. */
 size_t ws_hub_core_board_gone(ws_hub *h, const char *board_id);
@@ -261,7 +265,8 @@ typedef struct ws_room {
 } ws_room;
 
 enum ws_ev_kind { WS_EV_ACK = 0, WS_EV_OPS = 1, WS_EV_WELCOME = 2,
-                  WS_EV_PRESENCE = 3 /* from another node (replication) */ };
+                  WS_EV_PRESENCE = 3, /* from another node (replication) */
+                  WS_EV_GONE = 4 /* board deleted on another node */ };
 
 typedef struct ws_event {
     struct ws_event *next;

@@ -17,7 +17,8 @@ Scenarios (docs/replication.md; the issue's tests 1-6):
             peers and converges.
   ws        WebSocket client moves from node A to node B with its version
             token (tests/repl_ws.mjs): every missed op exactly once, its
-            unacked resends apply once.
+            unacked resends apply once; then the board is deleted on A and
+            a session on B is closed with 4004.
   latency   op written on A (WebSocket) seen by a client on B: p50/p99;
             presence crosses nodes (Redis pub/sub) both ways.
 Prints "FAIL: ..." per failed check; exits with the number of failures.
@@ -564,6 +565,7 @@ def sc_ws():
     run_node_script(["move", nodes[0].url, nodes[1].url, SECRET, boards[0]])
     w.finish()
     check_converged(nodes, token, boards, w.acked, what="after the move")
+    run_node_script(["gone", nodes[0].url, nodes[1].url, SECRET, boards[0]])
 
 
 def sc_latency():

@@ -10,6 +10,8 @@
 //            of the time between the send on A and the frame on B.
 //   presence a client's presence on A reaches a client on B and back
 //            (Redis pub/sub), with the sender's user id and position.
+//   gone     the board is deleted through A's REST API: a client joined
+//            to it on B is closed with 4004 (not_found), as on A.
 // Prints "FAIL: ..." per failed check; exits with the number of failures.
 import { createHmac } from "node:crypto";
 import { decodeServerFrame, encodeHello, encodeOps, encodePresence, encodeVV, FRAME } from "../net/web/codec.js";
@@ -261,11 +263,29 @@ async function presence() {
   b.close();
 }
 
+async function gone() {
+  const tb = jwt({ sub: "bob", name: "Bob", role: "editor" });
+  const b = new Client(URL_B, "bob@B", tb);
+  await b.open();
+  b.send(encodeHello(tb, BOARD, null));
+  check(await b.wait((f) => f.type === FRAME.WELCOME), "welcome B");
+  const admin = jwt({ sub: "admin", role: "owner" });
+  const r = await fetch(`${URL_A}/api/v1/boards/${BOARD}`, { method: "DELETE", headers: { Authorization: "Bearer " + admin } });
+  check(r.status === 200, "DELETE on A: " + r.status);
+  const t0 = Date.now();
+  while (b.closed === null && Date.now() - t0 < 10000) await sleep(50);
+  check(b.closed === 4004, "the session on B was not closed with 4004 (got " + b.closed + ")");
+  const err = b.frames.find((f) => f.type === FRAME.ERROR);
+  check(err && err.code === 12, "no not_found error frame before the close");
+  console.log(`  gone: board deleted on A, session on B closed ${b.closed} after ${Date.now() - t0} ms`);
+}
+
 const timer = setTimeout(() => { check(false, "timed out"); process.exit(fails); }, 100000);
 try {
   if (MODE === "move") await move();
   else if (MODE === "latency") await latency();
   else if (MODE === "presence") await presence();
+  else if (MODE === "gone") await gone();
   else check(false, "unknown mode " + MODE);
 } catch (e) {
   check(false, "exception: " + (e.stack || e));
