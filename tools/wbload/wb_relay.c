@@ -6,8 +6,10 @@
  * shared frame buffers, and the node's write strategy of net/ws_conn.c:
  * queued small frames framed together and written in one raw lws_write,
  * several writes per writable callback while the socket takes them, up to
- * WS_TX_BUDGET bytes) with no storage, no engine, no board model and no
- * token check:
+ * WS_TX_BUDGET bytes; its event loop: a libev loop of our own on epoll
+ * given to lws as a foreign loop, turned once per service turn, or lws's
+ * poll(2) loop with WB_LWS_POLL=1 or without the plugin, as net/server.c)
+ * with no storage, no engine, no board model and no token check:
  *
  *   hello    -> joins the room named by the board id, answers a welcome of
  *               an empty board (role editor)
@@ -26,6 +28,7 @@
  * Prints "wb-relay listening on ..." once ready; SIGINT/SIGTERM stop it.
  * Threads: one (the lws service thread); no locks.
  */
+#include <ev.h>
 #include <libwebsockets.h>
 #include <signal.h>
 #include <stdio.h>
@@ -494,7 +497,23 @@ int main(int argc, char **argv)
     info.uid = -1;
     info.timeout_secs = 30;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
-    struct lws_context *ctx = lws_create_context(&info);
+    struct lws_context *ctx = NULL;
+    struct ev_loop *loop = NULL;
+    if (!getenv("WB_LWS_POLL"))
+        loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOSIGMASK);
+    if (loop) {
+        void *loops[1] = {loop};
+        struct lws_context_creation_info ev = info;
+        ev.options |= LWS_SERVER_OPTION_LIBEV;
+        ev.foreign_loops = loops;
+        ctx = lws_create_context(&ev);
+        if (!ctx) {
+            ev_loop_destroy(loop);
+            loop = NULL;
+        }
+    }
+    if (!ctx)
+        ctx = lws_create_context(&info);
     if (!ctx) {
         fprintf(stderr, "wb-relay: cannot listen on %s\n", listen);
         return 1;
@@ -505,11 +524,16 @@ int main(int argc, char **argv)
     lws_sul_schedule(ctx, 0, &t.sul, relay_tick, 100000);
     printf("wb-relay listening on ws://%s:%d/ws\n", host, port);
     fflush(stdout);
-    while (!relay_stop)
-        if (lws_service(ctx, 0) < 0)
+    while (!relay_stop) {
+        if (loop)
+            ev_run(loop, EVRUN_ONCE);
+        else if (lws_service(ctx, 0) < 0)
             break;
+    }
     lws_sul_cancel(&t.sul);
     lws_context_destroy(ctx);
+    if (loop)
+        ev_loop_destroy(loop);
     while (rooms) {
         room *r = rooms;
         rooms = r->next;

@@ -88,6 +88,7 @@ typedef struct wbl_opts {
     long server_pid;
     double connect_rate; /* new connections per second (0: unpaced) */
     int tick_us;    /* worker wake-up period */
+    int evlib;      /* 0: lws's poll loop, 1: libev on epoll (default) */
     char token[8300];
     char boards_arg[4096]; /* comma list of existing board ids */
 } wbl_opts;
@@ -158,6 +159,7 @@ typedef struct wbl_worker {
     _Atomic uint64_t pub_joined, pub_failed, pub_open, pub_filled;
     _Atomic uint64_t pub_joins_done;
     wbl_stats st;
+    struct ev_loop *evloop; /* --evlib ev: the worker's own epoll loop */
 } wbl_worker;
 
 struct wbl_run {

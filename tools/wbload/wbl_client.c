@@ -19,6 +19,7 @@
  * lws: one lws_write per writable callback (as the node does), the frame
  * written from the buffer's LWS_PRE headroom, then freed.
  */
+#include <ev.h>
 #include <libwebsockets.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -441,8 +442,11 @@ static void wbl_tick(wbl_worker *w)
         break;
     }
     publish(w);
-    if (w->done)
+    if (w->done) {
         atomic_store(&w->stopped, 1);
+        if (w->evloop)
+            ev_break(w->evloop, EVBREAK_ALL);
+    }
 }
 
 /* The ticker: wakes the worker's service loop every --tick-us (lws's own
@@ -471,14 +475,20 @@ static void *worker_main(void *arg)
     wbl_worker *w = arg;
     pthread_t tk;
     int have_tk = pthread_create(&tk, NULL, ticker_main, w) == 0;
-    while (!w->done && have_tk)
-        if (lws_service(w->ctx, 0) < 0)
-            break;
+    if (w->evloop && have_tk)
+        ev_run(w->evloop, 0); /* until the tick breaks it (done) */
+    else
+        while (!w->done && have_tk)
+            if (lws_service(w->ctx, 0) < 0)
+                break;
     atomic_store(&w->stopped, 1);
     if (have_tk)
         pthread_join(tk, NULL);
     lws_context_destroy(w->ctx);
     w->ctx = NULL;
+    if (w->evloop)
+        ev_loop_destroy(w->evloop);
+    w->evloop = NULL;
     for (uint32_t i = 0; i < w->nclients; i++) {
         q_clear(w->clients[i]);
         free(w->clients[i]->rx);
@@ -507,7 +517,24 @@ int wbl_workers_start(wbl_run *r)
         info.fd_limit_per_thread = 0;
         if (r->tls)
             info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-        w->ctx = lws_create_context(&info);
+        if (r->o.evlib == 1) {
+            /* one epoll loop per worker, ours (lws's own default libev
+             * loop would be shared by the threads); poll without it */
+            w->evloop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOSIGMASK);
+            if (w->evloop) {
+                void *loops[1] = {w->evloop};
+                struct lws_context_creation_info ev = info;
+                ev.options |= LWS_SERVER_OPTION_LIBEV;
+                ev.foreign_loops = loops;
+                w->ctx = lws_create_context(&ev);
+                if (!w->ctx) {
+                    ev_loop_destroy(w->evloop);
+                    w->evloop = NULL;
+                }
+            }
+        }
+        if (!w->ctx)
+            w->ctx = lws_create_context(&info);
         if (!w->ctx) {
             fprintf(stderr, "wb-load: cannot create a client context\n");
             return -1;

@@ -51,6 +51,8 @@ static void usage(FILE *f)
 "  --connect-rate N   new connections per second (default 2000; 0: unpaced)\n"
 "  --tick-us US       scheduler period (default 500): slots are sent up to\n"
 "                     this late (counted in the latencies); shorter costs CPU\n"
+"  --evlib ev|poll    worker event loop: libev on epoll (default) or lws's\n"
+"                     own poll(2) loop, which rescans every socket per wake-up\n"
 "  --token T          one token for every client (else minted from\n"
 "                     JWT_SECRET in the environment, else guest sign-in)\n"
 "  --boards A,B,...   existing board ids, one per room (else created)\n"
@@ -124,11 +126,12 @@ static int parse_args(wbl_opts *o, int argc, char **argv)
     o->elements = 20000;
     o->connect_rate = 2000;
     o->tick_us = 500;
+    o->evlib = 1;
     long nc = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = nc < 1 ? 1 : nc > 4 ? 4 : (int)nc;
     enum { O_URL = 1, O_ROOMS, O_CLIENTS, O_WRITERS, O_RATE, O_PHZ, O_DUR,
            O_DRAIN, O_ELEM, O_MAXOPS, O_THREADS, O_CRATE, O_TOKEN, O_BOARDS,
-           O_NOSETUP, O_PID, O_INSECURE, O_JSON, O_HELP, O_TICK };
+           O_NOSETUP, O_PID, O_INSECURE, O_JSON, O_HELP, O_TICK, O_EVLIB };
     static const struct option opts[] = {
         {"url", 1, 0, O_URL},         {"rooms", 1, 0, O_ROOMS},
         {"clients", 1, 0, O_CLIENTS}, {"writers", 1, 0, O_WRITERS},
@@ -140,6 +143,7 @@ static int parse_args(wbl_opts *o, int argc, char **argv)
         {"no-setup", 0, 0, O_NOSETUP}, {"server-pid", 1, 0, O_PID},
         {"insecure", 0, 0, O_INSECURE}, {"json", 0, 0, O_JSON},
         {"help", 0, 0, O_HELP},       {"tick-us", 1, 0, O_TICK},
+        {"evlib", 1, 0, O_EVLIB},
         {0, 0, 0, 0}};
     optind = 2;
     int c;
@@ -170,6 +174,14 @@ static int parse_args(wbl_opts *o, int argc, char **argv)
         case O_INSECURE: o->insecure = 1; break;
         case O_JSON: o->json = 1; break;
         case O_TICK: o->tick_us = atoi(optarg); break;
+        case O_EVLIB:
+            if (!strcmp(optarg, "poll"))
+                o->evlib = 0;
+            else if (!strcmp(optarg, "ev"))
+                o->evlib = 1;
+            else
+                return -1;
+            break;
         default: return -1;
         }
     }
