@@ -157,7 +157,8 @@ typedef struct wbl_worker {
     /* published for the main thread's progress checks */
     _Atomic uint64_t pub_sent, pub_answered, pub_deliveries, pub_expected;
     _Atomic uint64_t pub_joined, pub_failed, pub_open, pub_filled;
-    _Atomic uint64_t pub_joins_done;
+    _Atomic uint64_t pub_joins_done, pub_self, pub_slots_done;
+    int slots_done; /* no writer of this worker has a slot left */
     wbl_stats st;
     struct ev_loop *evloop; /* --evlib ev: the worker's own epoll loop */
 } wbl_worker;

@@ -322,11 +322,15 @@ static void tick_connect(wbl_worker *w, uint64_t now, int join_mode)
     }
 }
 
+/* Sends what is due. Runs in RUN and DRAIN (a late tick still owes the
+ * slots before t_end: sent, or counted as missed). Sets w->slots_done once
+ * no client has a slot left. */
 static void tick_run(wbl_worker *w, uint64_t now)
 {
     const wbl_run *r = w->run;
-    if (now < r->t_start_us)
+    if (now < r->t_start_us || w->slots_done)
         return;
+    int left = 0;
     for (uint32_t i = 0; i < w->nclients; i++) {
         wbl_client *c = w->clients[i];
         if (c->state != WBL_C_JOINED)
@@ -351,6 +355,9 @@ static void tick_run(wbl_worker *w, uint64_t now)
                 w->st.expected += rs > 0 ? rs - 1u : 0u;
             }
         }
+        if (c->writer && c->interval_us && c->next_us < r->t_end_us &&
+            (!c->max_ops || c->nsent < c->max_ops))
+            left = 1;
         if (c->pres_interval_us) {
             while (c->pres_next_us <= now && c->pres_next_us < r->t_end_us) {
                 uint64_t slot = c->pres_next_us;
@@ -363,8 +370,12 @@ static void tick_run(wbl_worker *w, uint64_t now)
                                                    memory_order_relaxed);
                 w->st.presence_expected += rs > 0 ? rs - 1u : 0u;
             }
+            if (c->pres_next_us < r->t_end_us)
+                left = 1;
         }
     }
+    if (!left || now >= r->t_end_us + WBL_MAX_LAG_US)
+        w->slots_done = 1;
 }
 
 static void tick_close(wbl_worker *w)
@@ -398,6 +409,9 @@ static void publish(wbl_worker *w)
     atomic_store_explicit(&w->pub_failed, failed, memory_order_relaxed);
     atomic_store_explicit(&w->pub_open, open, memory_order_relaxed);
     atomic_store_explicit(&w->pub_sent, w->st.ops_sent, memory_order_relaxed);
+    atomic_store_explicit(&w->pub_self, w->st.self_echo, memory_order_relaxed);
+    atomic_store_explicit(&w->pub_slots_done, (uint64_t)w->slots_done,
+                          memory_order_relaxed);
     atomic_store_explicit(&w->pub_answered,
                           w->st.acked + w->st.errors[WBL_E_ACK],
                           memory_order_relaxed);
@@ -433,6 +447,7 @@ static void wbl_tick(wbl_worker *w)
         tick_connect(w, now, 1);
         break;
     case WBL_PH_RUN:
+    case WBL_PH_DRAIN:
         tick_run(w, now);
         break;
     case WBL_PH_CLOSE:

@@ -412,7 +412,10 @@ int main(int argc, char **argv)
         uint64_t dl = wbl_now_us() + (uint64_t)(o->drain * 1e6);
         while (wbl_now_us() < dl) {
             sleep_ms(10);
-            if (SUM(r, pub_answered) >= SUM(r, pub_sent) &&
+            /* every slot sent (or missed) first, then every answer */
+            if (SUM(r, pub_slots_done) >= (uint64_t)o->threads &&
+                SUM(r, pub_answered) >= SUM(r, pub_sent) &&
+                SUM(r, pub_self) >= SUM(r, pub_sent) &&
                 SUM(r, pub_deliveries) >= SUM(r, pub_expected))
                 break;
         }
