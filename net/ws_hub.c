@@ -463,6 +463,16 @@ size_t ws_hub_core_board_gone(ws_hub *h, const char *board_id)
                           "board deleted");
             n++;
         }
+    /* Sessions still joining are not in the room yet: their welcome, built
+     * before the delete, would otherwise still reach them. Closed here,
+     * deliver_welcome drops it (state no longer WS_JOINING). */
+    for (size_t i = 0; i < WS_ID_BUCKETS; i++)
+        for (ws_sess *s = h->by_id[i]; s; s = s->hnext)
+            if (s->state == WS_JOINING && strcmp(s->board, board_id) == 0) {
+                ws_sess_error(s, WS_CODE_NOT_FOUND, WS_CLOSE_NOT_FOUND,
+                              "board deleted");
+                n++;
+            }
     return n;
 }
 

@@ -110,8 +110,8 @@ void ws_hub_core_presence_remote(ws_hub *h, const char *board_id,
  * thread closes its room as ws_hub_core_board_gone does. */
 void ws_hub_core_board_gone_async(ws_hub *h, const char *board_id);
 
-/* Service thread: closes every session of board_id's room (not_found,
- * 4004). Returns how many. */
+/* Service thread: closes every session of board_id's room and every
+ * session still joining it (not_found, 4004). Returns how many. */
 size_t ws_hub_core_board_gone(ws_hub *h, const char *board_id);
 
 /* Number of open sessions (tests, metrics). */

@@ -697,6 +697,36 @@ static void test_board_metadata(void)
     fx_close(&f);
 }
 
+/* A session still joining (welcome being built off the service thread)
+ * when its board is deleted gets the 4004 close, never the welcome: it is
+ * not in the room yet, so closing the room alone missed it. */
+static void test_board_gone_while_joining(void)
+{
+    fx f;
+    CHECK_RC(fx_open(&f, NULL, 0), 0);
+    client j, other;
+    CHECK(join(&f, &other, "olga", JWT_ROLE_VIEWER, "b2"));
+    cl_open(&f, &j);
+    char *t = token("joiner", "J", JWT_ROLE_EDITOR, NULL, 0, 3600);
+    CHECK_RC(send_hello(&j, t, "b1", NULL, 0), 0);
+    free(t);
+    CHECK_EQ_INT(ws_sess_joined(j.s), 0); /* welcome not delivered yet */
+    CHECK_EQ_INT(ws_hub_core_board_gone(f.hub, "b1"), 1);
+    pump_for(&f, 50); /* the welcome event, if built, lands now */
+    CHECK_EQ_INT(cl_count(&j, WS_WELCOME), 0);
+    ws_frame e;
+    CHECK_EQ_INT(cl_next(&j, WS_ERROR, &e), 1);
+    CHECK_EQ_INT(e.u.error.code, WS_CODE_NOT_FOUND);
+    ws_frame_clear(&e);
+    CHECK_EQ_INT(j.closed, WS_CLOSE_NOT_FOUND);
+    CHECK_EQ_INT(ws_sess_joined(j.s), 0);
+    cl_pull(&other);
+    CHECK_EQ_INT(other.closed, 0);
+    cl_free(&j);
+    cl_free(&other);
+    fx_close(&f);
+}
+
 /* A deleted board closes its room (the REST DELETE path calls this). */
 static void test_board_gone(void)
 {
@@ -1196,6 +1226,7 @@ int main(void)
     WB_RUN(test_auth_refused);
     WB_RUN(test_board_metadata);
     WB_RUN(test_board_gone);
+    WB_RUN(test_board_gone_while_joining);
     WB_RUN(test_bad_frames);
     WB_RUN(test_frame_too_big);
     WB_RUN(test_op_rate_limit);
