@@ -158,6 +158,7 @@ typedef struct wbl_worker {
     _Atomic uint64_t pub_sent, pub_answered, pub_deliveries, pub_expected;
     _Atomic uint64_t pub_joined, pub_failed, pub_open, pub_filled;
     _Atomic uint64_t pub_joins_done, pub_self, pub_slots_done;
+    _Atomic uint64_t pub_pres_recv, pub_pres_expected;
     int slots_done; /* no writer of this worker has a slot left */
     wbl_stats st;
     struct ev_loop *evloop; /* --evlib ev: the worker's own epoll loop */

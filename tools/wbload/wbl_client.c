@@ -410,6 +410,10 @@ static void publish(wbl_worker *w)
     atomic_store_explicit(&w->pub_open, open, memory_order_relaxed);
     atomic_store_explicit(&w->pub_sent, w->st.ops_sent, memory_order_relaxed);
     atomic_store_explicit(&w->pub_self, w->st.self_echo, memory_order_relaxed);
+    atomic_store_explicit(&w->pub_pres_recv, w->st.presence_recv,
+                          memory_order_relaxed);
+    atomic_store_explicit(&w->pub_pres_expected, w->st.presence_expected,
+                          memory_order_relaxed);
     atomic_store_explicit(&w->pub_slots_done, (uint64_t)w->slots_done,
                           memory_order_relaxed);
     atomic_store_explicit(&w->pub_answered,

@@ -416,8 +416,9 @@ int main(int argc, char **argv)
             if (SUM(r, pub_slots_done) >= (uint64_t)o->threads &&
                 SUM(r, pub_answered) >= SUM(r, pub_sent) &&
                 SUM(r, pub_self) >= SUM(r, pub_sent) &&
-                SUM(r, pub_deliveries) >= SUM(r, pub_expected))
-                break;
+                SUM(r, pub_deliveries) >= SUM(r, pub_expected) &&
+                SUM(r, pub_pres_recv) >= SUM(r, pub_pres_expected))
+                break; /* (presence over the node's limit waits it out) */
         }
         joined = SUM(r, pub_joined);
         break;
