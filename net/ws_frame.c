@@ -225,7 +225,8 @@ static int dec_presence(rd *r, ws_frame *f, int server)
         rc = rd_svar32(r, &p->y);
     if (!rc)
         rc = rd_u8(r, &p->flags);
-    if (!rc && (p->flags & ~WS_PRESENCE_DRAWING))
+    if (!rc && (p->flags & ~(WS_PRESENCE_DRAWING |
+                             (server ? WS_PRESENCE_LEFT : 0u))))
         rc = WB_EMALFORMED;
     if (!rc)
         rc = rd_uvar32(r, WS_MAX_SELECTION, &p->nsel);

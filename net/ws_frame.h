@@ -28,7 +28,8 @@
  *                  (client_op_id:uvar [hlc:uvar node:uvar oseq:uvar]){n}
  *                  (the stamp iff status is WS_OK)
  *   0x84 presence  user:str(0..128) name:str(0..128) colour:u32be
- *                  then the client presence body
+ *                  then the client presence body (flags may also have
+ *                  WS_PRESENCE_LEFT: a leave, sent to proto 2 clients)
  *   0x85 error     code:uvar(ws_code, != 0) fatal:u8(0/1) msg:str(0..256)
  *   0x86 resync    code:uvar(ws_code) msg:str(0..256)   reconnect without
  *                  a resume token and reload the full state
@@ -67,6 +68,8 @@
 
 #define WS_FRAME_VERSION 1u
 #define WS_PROTO_VERSION 1u    /* hello proto: the protocol this server speaks */
+#define WS_PROTO_LEAVE 2u      /* hello proto 2: version 1 plus presence
+                                  leave frames (WS_PRESENCE_LEFT) */
 #define WS_SUBPROTOCOL "wb.v1" /* the WebSocket subprotocol name */
 #define WS_MAX_TOKEN 8192u     /* = JWT_MAX_TOKEN */
 #define WS_MAX_SELECTION 64u   /* ids in a presence selection */
@@ -91,6 +94,8 @@ enum ws_frame_type {
 #define WS_WELCOME_DELTA 0x01u
 #define WS_WELCOME_RESYNC 0x02u
 #define WS_PRESENCE_DRAWING 0x01u
+#define WS_PRESENCE_LEFT 0x02u /* server presence only: the user left the
+                                 room (x, y 0, no selection) */
 
 /* Typed protocol codes, as carried in ack/error/resync frames. Stable wire
  * values: never renumber. ws_code_from_error maps a wb_error code. */
@@ -133,7 +138,7 @@ typedef struct ws_bytes {
 
 typedef struct ws_presence {
     int32_t x, y;     /* cursor, centi-px */
-    uint8_t flags;    /* WS_PRESENCE_DRAWING */
+    uint8_t flags;    /* WS_PRESENCE_DRAWING, server: WS_PRESENCE_LEFT */
     uint32_t nsel;    /* <= WS_MAX_SELECTION */
     wb_str *sel;      /* selected element ids (owned array of views) */
     /* server presence only: */

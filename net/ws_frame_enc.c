@@ -125,7 +125,7 @@ static void enc_presence(wr *w, const ws_presence *p, int server)
     }
     wr_svar(w, p->x);
     wr_svar(w, p->y);
-    if (p->flags & ~WS_PRESENCE_DRAWING)
+    if (p->flags & ~(WS_PRESENCE_DRAWING | (server ? WS_PRESENCE_LEFT : 0u)))
         wr_fail(w, WB_EMALFORMED);
     wr_u8(w, p->flags);
     if (p->nsel > WS_MAX_SELECTION)

@@ -116,6 +116,7 @@ void ws_hub_free(ws_hub *h)
     if (!h)
         return;
     ws_hub_stop_worker(h);
+    h->freeing = 1;
     for (size_t i = 0; i < WS_ID_BUCKETS; i++)
         while (h->by_id[i])
             ws_sess_close(h->by_id[i]);

@@ -227,6 +227,7 @@ struct ws_sess {
     char board[WB_MAX_ID_LEN + 1];
     enum jwt_role role;
     uint32_t colour;
+    uint8_t proto;        /* the hello's proto (2: gets presence leaves) */
     rl_bucket ops_bucket, pres_bucket;
     uint64_t join_after;  /* ops events numbered <= this are in the welcome */
     uint64_t hello_ns;    /* when the hello arrived (board.join span) */
@@ -315,6 +316,7 @@ struct ws_hub {
     uint32_t next_id;
     size_t nsess;
     ws_event *ev_rest;       /* events taken but not yet delivered */
+    int freeing;             /* ws_hub_free: no presence leaves */
 };
 
 struct ws_frame; /* ws_frame.h */

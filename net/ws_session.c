@@ -38,6 +38,8 @@
 
 /* ---- life --------------------------------------------------------------- */
 
+static void send_leave(ws_sess *s);
+
 ws_sess *ws_sess_open(ws_hub *h, void *handle)
 {
     ws_sess *s = calloc(1, sizeof *s);
@@ -58,6 +60,7 @@ void ws_sess_close(ws_sess *s)
 {
     if (!s)
         return;
+    send_leave(s);
     ws_hub_remove_sess(s->hub, s);
     ws_sess_drop_queue(s);
     if (s->hub->o.connected)
@@ -158,11 +161,13 @@ static int authenticate(ws_sess *s, const ws_frame *f)
  * logs the span), 0 when the hello was refused. */
 static int on_hello_join(ws_sess *s, const ws_frame *f)
 {
-    if (f->u.hello.proto != WS_PROTO_VERSION) {
+    if (f->u.hello.proto != WS_PROTO_VERSION &&
+        f->u.hello.proto != WS_PROTO_LEAVE) {
         ws_sess_error(s, WS_CODE_VERSION, WS_CLOSE_PROTOCOL,
                    "unsupported protocol version");
         return 0;
     }
+    s->proto = (uint8_t)f->u.hello.proto;
     if (authenticate(s, f))
         return 0;
     vv resume;
@@ -294,6 +299,43 @@ static void on_presence(ws_sess *s, ws_frame *f)
         if (o != s && o->state == WS_JOINED)
             ws_sess_enqueue(o, b, WS_Q_PRESENCE);
     ws_hub_presence_forward(s->hub, s->board, b); /* to other nodes */
+    ws_buf_unref(b);
+}
+
+/* Rule 6: a joined session's connection is gone: the room's other proto 2
+ * sessions get a presence leave for its user, unless that user still has
+ * another session in the room here. Local only (other nodes' clients time
+ * the cursor out); best effort like presence (WS_Q_PRESENCE). */
+static void send_leave(ws_sess *s)
+{
+    if (!s->room || s->hub->freeing)
+        return;
+    int others = 0; /* proto 2 sessions that would get it */
+    for (ws_sess *o = s->room->head; o; o = o->rnext) {
+        if (o == s || o->state != WS_JOINED)
+            continue;
+        if (strcmp(o->user, s->user) == 0)
+            return; /* still here in another tab */
+        others += o->proto >= WS_PROTO_LEAVE;
+    }
+    if (!others)
+        return;
+    ws_frame f = {.type = WS_SPRESENCE};
+    f.u.presence.flags = WS_PRESENCE_LEFT;
+    f.u.presence.user = (wb_str){s->user, (uint32_t)strlen(s->user)};
+    f.u.presence.name = (wb_str){s->name, (uint32_t)strlen(s->name)};
+    f.u.presence.colour = s->colour;
+    uint8_t *enc = NULL;
+    size_t len = 0;
+    if (ws_frame_encode(&f, &enc, &len))
+        return;
+    ws_buf *b = ws_buf_new(enc, len);
+    free(enc);
+    if (!b)
+        return;
+    for (ws_sess *o = s->room->head; o; o = o->rnext)
+        if (o != s && o->state == WS_JOINED && o->proto >= WS_PROTO_LEAVE)
+            ws_sess_enqueue(o, b, WS_Q_PRESENCE);
     ws_buf_unref(b);
 }
 

@@ -925,6 +925,79 @@ static void test_presence(void)
     fx_close(&f);
 }
 
+/* join() with hello proto (2: the client also takes presence leaves). */
+static int join_proto(fx *f, client *c, const char *user, const char *board_id,
+                      uint64_t proto)
+{
+    cl_open(f, c);
+    char *t = token(user, user, JWT_ROLE_VIEWER, NULL, 0, 3600);
+    ws_frame h = {.type = WS_HELLO};
+    h.u.hello.proto = proto;
+    h.u.hello.token = (wb_str){t, (uint32_t)strlen(t)};
+    h.u.hello.board = (wb_str){board_id, (uint32_t)strlen(board_id)};
+    int rc = cl_send(c, &h);
+    free(t);
+    return rc == 0 && pump_until(f, c, WS_WELCOME, 1);
+}
+
+/* Rule 6, leave: when a user's last session in the room closes, the
+ * room's proto 2 sessions get a server presence with WS_PRESENCE_LEFT;
+ * proto 1 sessions and other rooms get nothing. */
+static void test_presence_leave(void)
+{
+    fx f;
+    CHECK_RC(fx_open(&f, NULL, 0), 0);
+    client a, b1, b2, c, d;
+    CHECK(join_proto(&f, &a, "alice", "b1", WS_PROTO_LEAVE));
+    CHECK(join_proto(&f, &b1, "bob", "b1", WS_PROTO_LEAVE));
+    CHECK(join_proto(&f, &b2, "bob", "b1", WS_PROTO_VERSION)); /* 2nd tab */
+    CHECK(join_proto(&f, &c, "carol", "b1", WS_PROTO_VERSION));
+    CHECK(join_proto(&f, &d, "dave", "b2", WS_PROTO_LEAVE));
+    ws_frame p = {.type = WS_PRESENCE};
+    p.u.presence.x = 300;
+    CHECK_RC(cl_send(&b1, &p), 0); /* bob is seen */
+    ws_frame q;
+    CHECK_EQ_INT(cl_next(&a, WS_SPRESENCE, &q), 1);
+    CHECK_EQ_INT(q.u.presence.flags, 0);
+    ws_frame_clear(&q);
+    CHECK_EQ_INT(cl_count(&c, WS_SPRESENCE), 1); /* bob's cursor */
+    cl_free(&b1); /* bob still has b2: no leave */
+    pump_for(&f, 20);
+    CHECK_EQ_INT(cl_next(&a, WS_SPRESENCE, &q), 0);
+    cl_free(&b2); /* bob's last session */
+    CHECK_EQ_INT(cl_next(&a, WS_SPRESENCE, &q), 1);
+    CHECK(q.u.presence.user.len == 3 &&
+          memcmp(q.u.presence.user.ptr, "bob", 3) == 0);
+    CHECK_EQ_INT(q.u.presence.flags, WS_PRESENCE_LEFT);
+    CHECK_EQ_INT(q.u.presence.nsel, 0);
+    CHECK(q.u.presence.colour != 0);
+    ws_frame_clear(&q);
+    CHECK_EQ_INT(cl_count(&c, WS_SPRESENCE), 1); /* proto 1: no leave */
+    CHECK_EQ_INT(cl_count(&d, WS_SPRESENCE), 0); /* another room */
+    cl_free(&c); /* a proto 1 client leaving: alice (proto 2) hears it */
+    CHECK_EQ_INT(cl_next(&a, WS_SPRESENCE, &q), 1);
+    CHECK(q.u.presence.user.len == 5 &&
+          memcmp(q.u.presence.user.ptr, "carol", 5) == 0);
+    CHECK_EQ_INT(q.u.presence.flags, WS_PRESENCE_LEFT);
+    ws_frame_clear(&q);
+    /* the flag is server-only: a client presence with it is malformed */
+    p.u.presence.flags = WS_PRESENCE_LEFT;
+    uint8_t *enc = NULL;
+    size_t len = 0;
+    CHECK(ws_frame_encode(&p, &enc, &len) != 0);
+    free(enc);
+    static const uint8_t raw[] = {0x03, 0x01, 0x00, 0x00, 0x02, 0x00};
+    ws_frame r;
+    CHECK_RC(ws_frame_decode(raw, sizeof raw, 0, &r), WB_EMALFORMED);
+    /* proto 3 is not spoken */
+    client e;
+    CHECK(!join_proto(&f, &e, "erin", "b1", WS_PROTO_LEAVE + 1));
+    cl_free(&e);
+    cl_free(&a);
+    cl_free(&d);
+    fx_close(&f);
+}
+
 static void test_slow_consumer(void)
 {
     fx f;
@@ -1232,6 +1305,7 @@ int main(void)
     WB_RUN(test_op_rate_limit);
     WB_RUN(test_user_rate_limit);
     WB_RUN(test_presence);
+    WB_RUN(test_presence_leave);
     WB_RUN(test_slow_consumer);
     WB_RUN(test_origin);
     WB_RUN(test_welcome_async_large_board);
