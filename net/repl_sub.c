@@ -31,6 +31,7 @@
 
 #include "codec.h"
 #include "log.h"
+#include "repl_entry.h"
 #include "repl_internal.h"
 #include "wb_error.h"
 
@@ -196,24 +197,25 @@ static int submit_one(repl *r, const uint8_t *p, uint32_t len)
     return 0;
 }
 
-/* The records of one entry. 0, or an engine error (entry not consumed). */
+static int submit_cb(void *arg, const uint8_t *rec, uint32_t len)
+{
+    int rc = submit_one(arg, rec, len);
+    return rc ? -1 : 0; /* -1: the engine refused (not a framing code) */
+}
+
+/* The records of one entry. 0, or -1: the engine refused a record (entry
+ * not consumed; what it took before is dropped as a duplicate next time).
+ * A record cut short is logged and the entry consumed: the bytes will not
+ * change on a second read. */
 static int submit_records(repl *r, const redisReply *blob)
 {
-    const uint8_t *p = (const uint8_t *)blob->str;
-    size_t left = blob->len;
-    while (left >= 4) {
-        uint32_t len = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
-                       (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-        if (len > left - 4) {
-            WBLOG(WBLOG_ERROR, "replication: truncated stream entry");
-            return 0;
-        }
-        int rc = submit_one(r, p + 4, len);
-        if (rc)
-            return rc;
-        p += 4 + len;
-        left -= 4 + len;
-    }
+    int rc = repl_entry_records((const uint8_t *)blob->str, blob->len,
+                                submit_cb, r, NULL);
+    if (rc == -1)
+        return -1;
+    if (rc)
+        WBLOGF(WBLOG_ERROR, "replication: truncated stream entry",
+               WBF_ERR(rc));
     return 0;
 }
 
@@ -336,10 +338,13 @@ static int sub_read(sub *S)
         if (st->type != REDIS_REPLY_ARRAY || st->elements != 2)
             continue;
         int shard = -1;
-        if (sscanf(st->element[0]->str, "wb:ops:%d", &shard) != 1 ||
+        if (st->element[0]->type != REDIS_REPLY_STRING ||
+            sscanf(st->element[0]->str, "wb:ops:%d", &shard) != 1 ||
             shard < 0 || shard >= n)
             continue;
         const redisReply *ents = st->element[1];
+        if (ents->type != REDIS_REPLY_ARRAY)
+            continue;
         for (size_t e = 0; e < ents->elements; e++)
             if (sub_entry(S, shard, ents->element[e]))
                 break;
