@@ -149,6 +149,10 @@ void ws_sess_close(ws_sess *s);
 int ws_origin_allowed(const char *origin, const char *host,
                       const char *allowed);
 
+/* The presence colour of a user id, 0xRRGGBBff (docs/protocol.md 2.3 rule
+ * 6): a hue from a hash of the id, fixed saturation and lightness. */
+uint32_t ws_colour_of(const char *user);
+
 /* Queued bytes (tests). */
 size_t ws_sess_queued(const ws_sess *s);
 

@@ -22,6 +22,7 @@
  * as bytes (engine_submit_encoded): the engine then owns its own copy, so
  * nothing the engine holds points into this session's memory.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,16 +87,31 @@ static int64_t now_s(ws_hub *h)
     return h->o.now_s ? h->o.now_s() : (int64_t)time(NULL);
 }
 
-static uint32_t colour_of(const char *user)
+/* Rule 6: the presence colour, hue from an FNV-1a hash of the user id over
+ * 360 degrees at saturation 70 %, lightness 34 % (contrast with white at
+ * least 3:1 at every hue, for the white names drawn on it). net/web/
+ * render.js (userColour) computes the same for the user's own entry. */
+uint32_t ws_colour_of(const char *user)
 {
-    static const uint32_t palette[] = {
-        0xe03131ffu, 0x2f9e44ffu, 0x1971c2ffu, 0xf08c00ffu,
-        0x9c36b5ffu, 0x0c8599ffu, 0xc2255cffu, 0x5c940dffu,
-    };
     uint32_t x = 2166136261u;
     for (const char *p = user; *p; p++)
         x = (x ^ (uint8_t)*p) * 16777619u;
-    return palette[x % (sizeof palette / sizeof palette[0])];
+    double h = (double)(x % 360u), sat = 0.70, lig = 0.34;
+    double c = (1.0 - fabs(2.0 * lig - 1.0)) * sat;
+    double hx = c * (1.0 - fabs(fmod(h / 60.0, 2.0) - 1.0));
+    double m = lig - c / 2.0, r = 0, g = 0, b = 0;
+    switch ((int)(h / 60.0)) {
+    case 0: r = c; g = hx; break;
+    case 1: r = hx; g = c; break;
+    case 2: g = c; b = hx; break;
+    case 3: g = hx; b = c; break;
+    case 4: r = hx; b = c; break;
+    default: r = c; b = hx; break;
+    }
+    uint32_t R = (uint32_t)((r + m) * 255.0 + 0.5);
+    uint32_t G = (uint32_t)((g + m) * 255.0 + 0.5);
+    uint32_t B = (uint32_t)((b + m) * 255.0 + 0.5);
+    return R << 24 | G << 16 | B << 8 | 0xffu;
 }
 
 /* The board's metadata (created by the REST API): an unknown or deleted
@@ -146,7 +162,7 @@ static int authenticate(ws_sess *s, const ws_frame *f)
         return rc;
     }
     s->role = owner ? JWT_ROLE_OWNER : jwt_role_for(&c, s->board);
-    s->colour = colour_of(s->user);
+    s->colour = ws_colour_of(s->user);
     if (s->role == JWT_ROLE_NONE) {
         WBLOGF(WBLOG_WARN, "ws hello forbidden", WBF_BOARD(s->board),
                WBF_USER(s->user), WBF_UINT("connId", s->id));

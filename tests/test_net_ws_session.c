@@ -18,6 +18,7 @@
  * rate limit; slow consumers lose presence first and are then closed;
  * Origin checks.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -998,6 +999,44 @@ static void test_presence_leave(void)
     fx_close(&f);
 }
 
+static double lin(uint32_t v8)
+{
+    double v = v8 / 255.0;
+    return v <= 0.03928 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4);
+}
+
+/* Rule 6, colours: spread over hues (an 8-colour palette gave two of a few
+ * users the same colour), opaque, contrast >= 3:1 with white (the names are
+ * white on it); values as Python's colorsys computes them for the doc's
+ * rule (FNV-1a hue, HSL 70 % / 34 %). */
+static void test_presence_colours(void)
+{
+    CHECK_EQ_INT(ws_colour_of("alice"), 0x1a1c93ffu);
+    CHECK_EQ_INT(ws_colour_of("bob"), 0x731a93ffu);
+    CHECK_EQ_INT(ws_colour_of("guest-\xc3\xa9"), 0x931a4fffu);
+    CHECK_EQ_INT(ws_colour_of(""), 0x91931affu);
+    uint32_t seen[200];
+    size_t distinct = 0;
+    double worst = 100;
+    for (int i = 0; i < 200; i++) {
+        char u[16];
+        snprintf(u, sizeof u, "user-%d", i);
+        uint32_t c = ws_colour_of(u);
+        CHECK_EQ_INT(c & 0xffu, 0xffu);
+        double l = 0.2126 * lin(c >> 24 & 0xffu) +
+                   0.7152 * lin(c >> 16 & 0xffu) + 0.0722 * lin(c >> 8 & 0xffu);
+        double contrast = 1.05 / (l + 0.05);
+        worst = contrast < worst ? contrast : worst;
+        size_t k = 0;
+        while (k < distinct && seen[k] != c)
+            k++;
+        if (k == distinct)
+            seen[distinct++] = c;
+    }
+    CHECK_MSG(distinct >= 150, "%zu distinct colours of 200 users", distinct);
+    CHECK_MSG(worst >= 3.0, "contrast with white %.2f", worst);
+}
+
 static void test_slow_consumer(void)
 {
     fx f;
@@ -1306,6 +1345,7 @@ int main(void)
     WB_RUN(test_user_rate_limit);
     WB_RUN(test_presence);
     WB_RUN(test_presence_leave);
+    WB_RUN(test_presence_colours);
     WB_RUN(test_slow_consumer);
     WB_RUN(test_origin);
     WB_RUN(test_welcome_async_large_board);
