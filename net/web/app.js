@@ -8,7 +8,7 @@ import * as api from "./api.js";
 import { Board } from "./model.js";
 import { Conn } from "./conn.js";
 import { Editor } from "./editor.js";
-import { exportSvg, exportPng, css } from "./render.js";
+import { exportSvg, exportPng, css, userColour } from "./render.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const h = (tag, attrs = {}, ...kids) => {
@@ -164,7 +164,8 @@ function boardPage(app, id) {
 
   const renderPeople = () => {
     const peers = conn.activePeers();
-    const items = [h("li", { class: "me", title: "you", style: "--c:#4263eb" }, (auth.name || "me") + " (you)")];
+    const mine = conn.user ? css(userColour(conn.user)) : "#4263eb"; // as others see you
+    const items = [h("li", { class: "me", title: "you", style: "--c:" + mine }, (auth.name || "me") + " (you)")];
     for (const p of peers) items.push(h("li", { style: "--c:" + css(p.colour), "data-user": p.user }, p.name));
     peopleEl.replaceChildren(...items);
   };

@@ -491,8 +491,10 @@ export const FRAME = { HELLO: 0x01, OPS: 0x02, PRESENCE: 0x03, PING: 0x04, WELCO
 export const CODES = ["ok", "malformed", "too_big", "unauthorized", "forbidden", "rate_limited",
   "limit", "unavailable", "protocol", "version", "internal", "stale", "not_found"];
 
-export function encodeHello(token, board, resume) {
-  return new Writer().u8(0x01).u8(1).uvar(1).str(token).str(board).blob(resume || new Uint8Array(0)).out();
+// proto 2: version 1 plus presence leaves (protocol.md 2.2); the default 1
+// is what the documented examples use.
+export function encodeHello(token, board, resume, proto = 1) {
+  return new Writer().u8(0x01).u8(1).uvar(proto).str(token).str(board).blob(resume || new Uint8Array(0)).out();
 }
 export function encodeOps(batch) {
   for (const op of batch.ops) if (op.stamp) fail("WB_EMALFORMED", "stamped op from a client");
@@ -505,10 +507,12 @@ export function encodePresence(x, y, drawing, sel = []) {
 }
 export const encodePing = (nonce) => new Writer().u8(0x04).u8(1).uvar(nonce).out();
 
-function readPresenceBody(r, f) {
+// flags bit 0 drawing; bit 1 (server frames only) the user left the board
+export const PRESENCE_LEFT = 2;
+function readPresenceBody(r, f, server) {
   f.x = getI32(r); f.y = getI32(r);
   f.flags = r.u8();
-  if (f.flags & ~1) fail("WB_EMALFORMED", "presence flags");
+  if (f.flags & ~(server ? 1 | PRESENCE_LEFT : 1)) fail("WB_EMALFORMED", "presence flags");
   const n = r.num();
   if (n > 64) fail("WB_ETOOBIG", "selection");
   f.sel = [];
@@ -564,7 +568,7 @@ export function decodeServerFrame(bytes) {
     }
     case 0x84:
       f.user = r.utf8(MAX_USER); f.name = r.utf8(MAX_USER); f.colour = r.u32be();
-      readPresenceBody(r, f);
+      readPresenceBody(r, f, true);
       break;
     case 0x85: f.code = r.num(); f.fatal = r.u8(); f.msg = r.utf8(256); break;
     case 0x86: f.code = r.num(); f.msg = r.utf8(256); break;

@@ -146,7 +146,7 @@ export class Conn {
       const resume = this.model.vv.size && !this.forgetVV ? C.encodeVV(this.model.vv) : new Uint8Array(0);
       this.forgetVV = false;
       this.stats.resumeBytes = resume.length;
-      ws.send(C.encodeHello(this.token, this.boardId, resume));
+      ws.send(C.encodeHello(this.token, this.boardId, resume, 2)); // 2: with presence leaves
     };
     ws.onmessage = (ev) => {
       let f;
@@ -191,6 +191,10 @@ export class Conn {
       case C.FRAME.SOPS: this.model.applyOps(f.batch.ops); this.on.applied(f.batch.ops); return;
       case C.FRAME.ACK: return this.ack(f);
       case C.FRAME.SPRESENCE: {
+        if (f.flags & C.PRESENCE_LEFT) { // their last tab here closed
+          if (this.peers.delete(f.user)) this.on.presence(null);
+          return;
+        }
         const p = { user: f.user, name: f.name || f.user, colour: f.colour, x: f.x, y: f.y, drawing: !!(f.flags & 1), sel: f.sel, t: Date.now() };
         // while someone draws, their positions form a trail others see
         const old = this.peers.get(f.user);

@@ -12,6 +12,21 @@ export const DEFAULT_STROKE = 0x1e1e1eff;
 export const STICKY_FILL = 0xfff59dff;
 export const FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
 
+// The presence colour of a user id, 0xRRGGBBff, as the node derives it
+// (protocol.md 2.3 rule 6; net/ws_session.c ws_colour_of): hue = FNV-1a of
+// the id's UTF-8 bytes mod 360, HSL saturation 70 %, lightness 34 %.
+export function userColour(user) {
+  let x = 2166136261;
+  for (const b of new TextEncoder().encode(user)) x = Math.imul(x ^ b, 16777619) >>> 0;
+  const h = x % 360, sat = 0.70, lig = 0.34;
+  const c = (1 - Math.abs(2 * lig - 1)) * sat;
+  const hx = c * (1 - Math.abs(((h / 60) % 2) - 1));
+  const m = lig - c / 2;
+  const [r, g, b] = [[c, hx, 0], [hx, c, 0], [0, c, hx], [0, hx, c], [hx, 0, c], [c, 0, hx]][Math.min(5, Math.floor(h / 60))];
+  const q = (v) => Math.floor((v + m) * 255 + 0.5);
+  return ((q(r) << 24) | (q(g) << 16) | (q(b) << 8) | 0xff) >>> 0;
+}
+
 export function css(c) {
   if (!c) return "none";
   const r = (c >>> 24) & 255, g = (c >>> 16) & 255, b = (c >>> 8) & 255, a = c & 255;

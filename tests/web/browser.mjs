@@ -220,6 +220,15 @@ check(await until(async () => (await B.$$eval(".wb-cursor .name", (n) => n.map((
 check(await until(async () => (await B.$$eval("#presence li", (n) => n.map((x) => x.textContent))).includes("Alice")), "B's presence list has Alice");
 check(await until(async () => (await A.$$eval("#presence li", (n) => n.map((x) => x.textContent))).includes("Bob")),
   "A's presence list has Bob (who has not moved his pointer: heartbeat)");
+// colours (protocol.md 2.3 rule 6): the colour the node gives Alice, as B
+// sees it, is the one A's page computes for its own entry
+{
+  const bg = (page, sel) => page.$eval(sel, (e) => getComputedStyle(e).backgroundColor).catch(() => null);
+  const userA = await A.evaluate(() => window.__wb.conn.user);
+  const inB = await bg(B, '#presence li[data-user="' + userA + '"]');
+  const own = await bg(A, "#presence li.me");
+  check(inB && inB === own && inB !== "rgb(66, 99, 235)", "Alice's colour in B's list (" + inB + ") is her own entry's colour in A (" + own + ")");
+}
 
 // 3. undo / redo
 await A.keyboard.press("Control+z");
@@ -412,8 +421,18 @@ check(await until(async () => (await B.$$eval("#presence li", (n) => n.map((x) =
   check((await serverBoard(BOARD)).elements.length === count0, "viewer: the pinch changed nothing on the board");
 }
 
-// the home page lists the board; opening it from there works
+// presence leave (protocol.md 2.3 rule 6): the viewer leaves the board; B
+// drops her cursor and list entry at once, not after the 9 s timeout
+const names = (page, sel) => page.$$eval(sel, (n) => n.map((x) => x.textContent));
+await V.mouse.move(300, 300, { steps: 3 });
+check(await until(async () => (await names(B, ".wb-cursor .name")).includes("Vera")), "B shows Vera's cursor");
+const tLeave = Date.now();
 await V.goto(BASE + "/");
+const gone = await until(async () => !(await names(B, ".wb-cursor .name")).includes("Vera") &&
+  !(await names(B, "#presence li")).includes("Vera"), 4000, 50);
+check(gone, "Vera left: B dropped her cursor and list entry in " + (Date.now() - tLeave) + " ms (timeout 9 s)");
+
+// the home page lists the board; opening it from there works
 await V.waitForSelector("#board-list a", { timeout: 10000 });
 check((await V.$$eval("#board-list a", (n) => n.map((a) => a.textContent))).includes("Browser test"), "home: the board list has 'Browser test'");
 await V.click("#board-list a >> text=Browser test");

@@ -10,6 +10,7 @@
 // number of failures (capped at 100).
 import { readFileSync } from "node:fs";
 import * as C from "../../net/web/codec.js";
+import { userColour } from "../../net/web/render.js";
 
 const SRC = process.argv[2] || new URL("../..", import.meta.url).pathname;
 let fails = 0, checks = 0;
@@ -113,6 +114,23 @@ for (const [name, want] of Object.entries(expectFrame)) {
   }
 }
 check(errOf(() => C.decodeServerFrame(C.fromHex("870205"))) === "WB_EBADVERSION", "frame version 2 refused");
+
+// presence leave (protocol.md 2.3 rule 6): hello proto 2 opts in; a server
+// presence with flags 0x02; other unknown bits stay refused
+check(hx(C.encodeHello(TOKEN, "b1", null, 2)) === ex.hello.replace(/^01 01 01/, "01 01 02"), "hello proto 2");
+{
+  const leaveHex = "84 01 03 62 6f 62 03 42 6f 62 73 1a 93 ff 00 00 02 00";
+  check(doc.includes("`84 01 03 626f62 03 426f62 <colour>\n   00 00 02 00`"), "leave example in protocol.md");
+  let f = null;
+  const e = errOf(() => { f = C.decodeServerFrame(C.fromHex(leaveHex)); });
+  check(e === null && f.user === "bob" && f.flags === C.PRESENCE_LEFT && f.sel.length === 0 && f.colour === 0x731a93ff,
+    "leave decoded (" + e + ")");
+  check(errOf(() => C.decodeServerFrame(C.fromHex(leaveHex.replace(/02 00$/, "04 00")))) === "WB_EMALFORMED", "presence flag 0x04 refused");
+}
+// presence colours: the node's rule (values from Python's colorsys, as in
+// tests/test_net_ws_session.c)
+for (const [u, c] of [["alice", 0x1a1c93ff], ["bob", 0x731a93ff], ["guest-\u00e9", 0x931a4fff], ["", 0x91931aff]])
+  check(userColour(u) === c, "userColour(" + JSON.stringify(u) + ") = " + userColour(u).toString(16));
 check(errOf(() => C.decodeServerFrame(C.fromHex("880105"))) === "WB_EUNKNOWN", "unknown frame type refused");
 check(errOf(() => C.decodeServerFrame(C.fromHex("87010500"))) === "WB_EMALFORMED", "trailing byte refused");
 
