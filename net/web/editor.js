@@ -495,7 +495,7 @@ export class Editor {
   // ---- resize handles (the selection's bounding box) ---------------------------------
   selBounds() {
     const vs = [...this.sel].map((id) => this.view(id)).filter(Boolean);
-    if (!vs.length || vs.some((v) => v.locked) || vs.every((v) => v.type === "text")) return null;
+    if (!vs.length || vs.some((v) => v.locked)) return null;
     let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
     for (const v of vs) { const b = bounds(v); x0 = Math.min(x0, b.x); y0 = Math.min(y0, b.y); x1 = Math.max(x1, b.x + b.w); y1 = Math.max(y1, b.y + b.h); }
     return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
@@ -512,7 +512,8 @@ export class Editor {
     return null;
   }
   // Every selected element scaled from the old box d.ob to the one the
-  // handle now makes (texts move with it, they do not scale).
+  // handle now makes; a text's font scales with the box's height (1 px ..
+  // 1000 px, the protocol's bounds) and its box follows its content.
   resized(d, p) {
     const b = d.ob;
     let x0 = b.x, y0 = b.y, x1 = b.x + b.w, y1 = b.y + b.h;
@@ -533,7 +534,9 @@ export class Editor {
         });
         out.set(id, { x: ex, y: ey, points: pts });
       } else if (o.type === "text") {
-        out.set(id, { x: ex, y: ey });
+        const fontSize = Math.min(100000, Math.max(100, Math.round((o.fontSize || 2400) * sy)));
+        const sz = textSize(o.text || "", fontSize);
+        out.set(id, { x: ex, y: ey, fontSize, width: sz.width, height: sz.height });
       } else {
         out.set(id, { x: ex, y: ey, width: Math.max(1, Math.round((o.width || 0) * sx)), height: Math.max(1, Math.round((o.height || 0) * sy)) });
       }

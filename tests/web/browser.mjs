@@ -336,6 +336,19 @@ check(await until(async () => (await B.$eval('#layer-elements g[data-type="text"
 await A.mouse.click(700, 535);
 await A.click('.font[data-font="3600"]');
 check(await until(async () => (await attr(B, 'g[data-type="text"] text', "font-size")) === "3600"), "A sets the selected text's size to L: B draws it at 36 px");
+// the text alone has resize handles; dragging the south-east one down by
+// the box's height doubles it: the font scales with the height
+{
+  const hs = await A.evaluate(() => { const ed = window.__wb.editor; const b = ed.selBounds(); const r = ed.svg.getBoundingClientRect();
+    const q = ed.toScreen(b.x + b.w, b.y + b.h), o = ed.toScreen(b.x, b.y); return [q.x + r.left, q.y + r.top, q.y - o.y]; });
+  await drag(A, [hs[0], hs[1]], [hs[0] + 40, hs[1] + hs[2]], 8);
+  const fs = async () => Number(await attr(B, 'g[data-type="text"] text', "font-size"));
+  check(await until(async () => (await fs()) >= 6000 && (await fs()) <= 8400), "resizing the text to twice its height scales its font in B (3600 -> " + (await fs()) + ")");
+  const srv = async () => { const t = (await serverBoard(BOARD)).elements.find((e) => e.type === "text"); return t ? Math.round(t.fontSize * 100) : 0; };
+  check(await until(async () => (await srv()) === (await fs())), "the server holds the scaled font size (" + (await srv()) + ")");
+  await A.keyboard.press("Control+z");
+  check(await until(async () => (await fs()) === 3600), "undo: the text is back at 36 px in B");
+}
 await A.keyboard.press("Escape");
 await A.keyboard.press("?");
 check(await A.$eval("#help", (e) => getComputedStyle(e).display !== "none" && e.textContent.includes("undo")), "? shows the keyboard shortcuts");
