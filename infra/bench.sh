@@ -62,7 +62,10 @@ else
 fi
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-rm -f "$OUT"/*.json "$OUT"/rows.tsv
+((SKIP_ENGINE || SKIP_NODE)) || rm -f "$OUT/machine.txt"
+# a part run again replaces its own results only (--skip-* keeps the rest)
+((SKIP_ENGINE)) || rm -f "$OUT"/rows.tsv "$OUT"/bench_*.txt
+((SKIP_NODE)) || rm -f "$OUT"/*.json
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 echo "== building in $BUILD"
@@ -80,7 +83,7 @@ mkdir -p "$SCRATCH"
 machine() {
     echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo); load average $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%dT%H:%MZ); commit $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null)"
 }
-machine | tee "$OUT/machine.txt"
+machine | tee -a "$OUT/machine.txt"
 
 # ---- engine ------------------------------------------------------------------
 if ((!SKIP_ENGINE)); then
@@ -287,7 +290,8 @@ def fmt(v, unit):
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
 print()
-print(open(os.path.join(out, "machine.txt")).read().strip() if os.path.exists(os.path.join(out, "machine.txt")) else "")
+if os.path.exists(os.path.join(out, "machine.txt")):
+    print(open(os.path.join(out, "machine.txt")).read().strip())
 print(f"node figures: medians of {runs} run(s); engine figures: each benchmark's own medians")
 print()
 print("| figure | measured | ceiling | measured/ceiling | unit | target |")
