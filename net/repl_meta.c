@@ -27,6 +27,7 @@
 #include <jansson.h>
 #include <xxhash.h>
 
+#include "http_internal.h"
 #include "log.h"
 #include "repl_internal.h"
 #include "wb_error.h"
@@ -87,6 +88,8 @@ static int meta_parse(const char *bid, const char *text,
                               &c, "t", &t, "o", &ow, "d", &d, "s", &s) == 0
                  ? 0
                  : WB_EMALFORMED;
+    if (!rc && !http_board_id_ok(bid, strlen(bid)))
+        rc = WB_EINVAL; /* the id goes into keys, paths, repair requests */
     if (!rc && (strlen(bid) > SNAP_BOARD_ID_MAX ||
                 strlen(t) > SNAP_TITLE_MAX || strlen(ow) > SNAP_USER_MAX ||
                 (s && (!json_is_string(s) ||
@@ -178,9 +181,22 @@ int repl_meta_publish(repl *r, redisContext *c)
 
 static void pull_one(repl *r, const char *bid, const char *text)
 {
+    static int64_t window_ms; /* reader thread only: 16 lines a minute */
+    static int budget;
     snap_board_meta rm, lm;
-    if (meta_parse(bid, text, &rm))
+    int prc = meta_parse(bid, text, &rm);
+    if (prc) {
+        int64_t now = repl_now_ms();
+        if (now - window_ms >= 60000) {
+            window_ms = now;
+            budget = 16;
+        }
+        if (budget > 0 && budget--)
+            WBLOGF(WBLOG_WARN, "replication: board metadata from Redis "
+                               "refused (bad id or JSON)",
+                   WBF_STR("key", bid), WBF_ERR(prc));
         return;
+    }
     int have_local = snap_board_get(r->store, bid, &lm) == 0;
     if (have_local) {
         if (lm.updated_us > rm.updated_us)

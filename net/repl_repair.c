@@ -55,6 +55,9 @@ static int peers_live(repl *r, redisContext *c, char live[][128])
     pthread_mutex_lock(&r->mu);
     for (size_t k = 0; rep->type == REDIS_REPLY_ARRAY &&
                        k + 1 < rep->elements; k += 2) {
+        if (rep->element[k]->type != REDIS_REPLY_STRING ||
+            rep->element[k + 1]->type != REDIS_REPLY_STRING)
+            continue; /* not what a node writes there */
         uint64_t id = strtoull(rep->element[k]->str, NULL, 10);
         json_error_t err;
         json_t *o = json_loads(rep->element[k + 1]->str, 0, &err);
@@ -136,8 +139,10 @@ static int http_get(repl *r, const char *addr, const char *path, int *status,
 {
     char auth[160];
     const node *n = r->n;
-    repl_auth_sign(n->keys.secret, n->keys.secret_len, "GET", path,
-                   (int64_t)time(NULL), auth, sizeof auth);
+    int src = repl_auth_sign(n->keys.secret, n->keys.secret_len, "GET",
+                             path, (int64_t)time(NULL), auth, sizeof auth);
+    if (src)
+        return src; /* never send an unset signature buffer */
     char req[1024];
     int rl = snprintf(req, sizeof req,
                       "GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: "

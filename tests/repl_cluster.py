@@ -21,6 +21,10 @@ Scenarios (docs/replication.md; the issue's tests 1-6):
             a session on B is closed with 4004.
   latency   op written on A (WebSocket) seen by a client on B: p50/p99;
             presence crosses nodes (Redis pub/sub) both ways.
+  corrupt   stream entries, metadata and heartbeats no node wrote (cut
+            and oversized record lengths, bytes that are no batch, board
+            ids that are no ids, bad JSON): each is logged and skipped,
+            the node stays up and replication goes on past them.
 Prints "FAIL: ..." per failed check; exits with the number of failures.
 """
 import atexit
@@ -575,10 +579,72 @@ def sc_latency():
     run_node_script(["presence", nodes[0].url, nodes[1].url, SECRET, boards[0]])
 
 
+def resp(port, *args):
+    """One Redis command over a raw socket (no client library needed)."""
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    with socket.create_connection(("127.0.0.1", port), 5) as sk:
+        sk.sendall(out)
+        return sk.recv(65536)
+
+
+def sc_corrupt():
+    redis = Redis(False)
+    nodes = [Node(1, redis), Node(2, redis)]
+    token = guest(nodes[0], "tester")
+    boards = make_boards(nodes, token, 2)
+    # entries of a made-up origin with broken records, on every shard
+    records = [b"\x32\x00\x00\x00" + b"x" * 10,   # length past the end
+               b"\x03\x00\x00\x00abc",            # not a batch
+               b"\x00\x00\x00\x00\x01",           # 1 byte left over
+               b"\xff\xff\xff\xff"]               # length near 2^32
+    for shard in range(4):
+        for q, r in enumerate(records, 1):
+            rep = resp(redis.port, "XADD", "wb:ops:%d" % shard, "*", "o",
+                       "999", "t", "0", "q", str(q), "p", "0", "r", r)
+            check(rep.startswith(b"$"), "XADD: %r" % rep)
+        resp(redis.port, "XADD", "wb:ops:%d" % shard, "*", "o", "abc",
+             "q", "x", "r", "")
+    # metadata and heartbeats no node wrote
+    bad = '{"u":1,"c":1,"t":"x","o":"","d":0}'
+    resp(redis.port, "HSET", "wb:meta", "bad id\r\nX: y", bad)
+    resp(redis.port, "HSET", "wb:meta", "../up", bad)
+    resp(redis.port, "HSET", "wb:meta", "nojson", "{")
+    resp(redis.port, "INCR", "wb:meta:ver")
+    resp(redis.port, "HSET", "wb:nodes", "999", "{")
+    for nd in nodes:
+        wait_for(lambda: nd.log_has("truncated stream entry") and
+                 nd.log_has("undecodable batch dropped"), 20,
+                 "node %d to log the broken stream entries" % nd.idx)
+        for key, err in (("bad id\\r\\nX: y", "WB_EINVAL"),
+                         ("../up", "WB_EINVAL"), ("nojson", "WB_EMALFORMED")):
+            wait_for(lambda: nd.log_has('refused (bad id or JSON)","key":"%s",'
+                                        '"err":"%s"' % (key, err)), 20,
+                     "node %d to refuse the metadata of %r" % (nd.idx, key))
+        check(http(nd.url + "/readyz")[0] == 200,
+              "node %d not ready after the broken entries" % nd.idx)
+    # replication goes on past them
+    w = Writers(nodes, token, boards, per_node=1)
+    w.start()
+    time.sleep(2)
+    w.finish()
+    check(len(w.acked) > 20, "only %d ops acknowledged" % len(w.acked))
+    check_converged(nodes, token, boards, w.acked, what="after broken entries")
+    for nd in nodes:
+        check(nd.metric("replication_gap_total") == 0,
+              "node %d reports a gap" % nd.idx)
+        nd.term()
+        check(nd.proc.returncode == 0, "node %d exit %s" % (nd.idx,
+                                                         nd.proc.returncode))
+
+
 def main():
     os.makedirs(TMP, exist_ok=True)
     {"converge": sc_converge, "redis": sc_redis, "kill": sc_kill,
-     "gap": sc_gap, "ws": sc_ws, "latency": sc_latency}[SCENARIO]()
+     "gap": sc_gap, "ws": sc_ws, "latency": sc_latency,
+     "corrupt": sc_corrupt}[SCENARIO]()
     kill_started()
     return min(fails, 100)
 
