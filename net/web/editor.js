@@ -13,7 +13,7 @@
 //
 // Coordinates: world = centi-px (the model's unit); screen px =
 // world / 100 * zoom + (tx, ty).
-import { elementNode, bounds, hit, intersects, textSize, css, defs, SVGNS, DEFAULT_STROKE, STICKY_FILL, FONT } from "./render.js";
+import { elementNode, bounds, hit, intersects, textSize, css, defs, rotCentre, SVGNS, DEFAULT_STROKE, STICKY_FILL, FONT } from "./render.js";
 import { zBetween } from "./model.js";
 
 export const TOOLS = ["select", "hand", "pen", "rect", "ellipse", "line", "arrow", "text", "sticky", "eraser"];
@@ -264,6 +264,11 @@ export class Editor {
     switch (this.tool) {
       case "select": {
         const h = this.handleAt(p);
+        if (h === "rot") {
+          const id = [...this.sel][0], v = this.board.view(id), c = rotCentre(v);
+          this.drag = { mode: "rotate", id, c, a0: Math.atan2(p.y - c[1], p.x - c[0]), r0: v.rotation || 0 };
+          return;
+        }
         if (h && !this.readonly) {
           const origs = new Map([...this.sel].map((id) => [id, this.board.view(id)]).filter(([, v]) => v));
           this.drag = { mode: "resize", start: p, handle: h, origs, ob: this.selBounds() };
@@ -362,6 +367,12 @@ export class Editor {
         case "resize":
           this.preview = this.resized(d, p);
           break;
+        case "rotate": { // 1/100 degree; Shift: steps of 15 degrees
+          let r = d.r0 + ((Math.atan2(p.y - d.c[1], p.x - d.c[0]) - d.a0) * 18000) / Math.PI;
+          if (e.shiftKey) r = Math.round(r / 1500) * 1500;
+          this.preview = new Map([[d.id, { rotation: ((Math.round(r) % 36000) + 36000) % 36000 }]]);
+          break;
+        }
         case "marquee":
           d.cur = p;
           break;
@@ -417,6 +428,7 @@ export class Editor {
         this.preview.clear();
         break;
       }
+      case "rotate":
       case "resize": {
         const ops = [...this.preview].map(([id, props]) => ({ kind: "upsert", id, props }));
         this.preview.clear();
@@ -506,8 +518,19 @@ export class Editor {
     if (!b) return [];
     return [["nw", b.x, b.y], ["ne", b.x + b.w, b.y], ["sw", b.x, b.y + b.h], ["se", b.x + b.w, b.y + b.h]];
   }
+  // The rotation handle: above the box of a single selected element that has
+  // a box of its own (its centre is what it turns around).
+  rotHandle() {
+    if (this.sel.size !== 1 || this.readonly) return null;
+    const v = this.view([...this.sel][0]);
+    if (!v || v.locked || POINT_TYPES.has(v.type)) return null;
+    const b = bounds(v);
+    return [b.x + b.w / 2, b.y - 2400 / this.cam.zoom];
+  }
   handleAt(p) {
     const r = 800 / this.cam.zoom;
+    const rh = this.rotHandle();
+    if (rh && Math.hypot(p.x - rh[0], p.y - rh[1]) <= r) return "rot";
     for (const [name, x, y] of this.handles()) if (Math.abs(p.x - x) <= r && Math.abs(p.y - y) <= r) return name;
     return null;
   }
@@ -770,6 +793,14 @@ export class Editor {
       r.setAttribute("fill", "#fff"); r.setAttribute("stroke", "#4263eb"); r.setAttribute("stroke-width", 150 / z);
       r.setAttribute("class", "handle");
       out.push(r);
+    }
+    const rh = this.rotHandle();
+    if (rh) {
+      const c = document.createElementNS(SVGNS, "circle");
+      c.setAttribute("cx", rh[0]); c.setAttribute("cy", rh[1]); c.setAttribute("r", 500 / z);
+      c.setAttribute("fill", "#fff"); c.setAttribute("stroke", "#4263eb"); c.setAttribute("stroke-width", 150 / z);
+      c.setAttribute("class", "handle rot");
+      out.push(c);
     }
     for (const peer of this.conn.activePeers()) {
       for (const id of peer.sel || []) { const v = this.view(id); if (v) box(bounds(v), css(peer.colour), true); }

@@ -146,7 +146,28 @@ export function elementNode(e) {
 }
 
 // ---- geometry (world centi-px) --------------------------------------------------
+// The centre elementNode rotates e around, and (px, py) turned by deg
+// degrees around it (a negative deg undoes e's rotation).
+export const rotCentre = (e) => [(e.x || 0) + (e.width || 0) / 2, (e.y || 0) + (e.height || 0) / 2];
+function turn(e, px, py, deg) {
+  const [cx, cy] = rotCentre(e), a = (deg * Math.PI) / 180, c = Math.cos(a), s = Math.sin(a);
+  return [cx + (px - cx) * c - (py - cy) * s, cy + (px - cx) * s + (py - cy) * c];
+}
+
+// Axis-aligned bounds as drawn (a rotated element: the box around its
+// turned corners).
 export function bounds(e) {
+  const b = rawBounds(e);
+  if (!e.rotation) return b;
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  for (const [qx, qy] of [[b.x, b.y], [b.x + b.w, b.y], [b.x, b.y + b.h], [b.x + b.w, b.y + b.h]]) {
+    const [tx, ty] = turn(e, qx, qy, e.rotation / 100);
+    x0 = Math.min(x0, tx); y0 = Math.min(y0, ty); x1 = Math.max(x1, tx); y1 = Math.max(y1, ty);
+  }
+  return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+}
+
+function rawBounds(e) {
   const x = e.x || 0, y = e.y || 0;
   if (e.type === "stroke" || e.type === "line" || e.type === "arrow") {
     const pts = e.points || [];
@@ -172,7 +193,8 @@ function segDist(px, py, a, b) {
 
 // Does world point (px, py) touch e, within tol centi-px?
 export function hit(e, px, py, tol) {
-  const b = bounds(e);
+  if (e.rotation) [px, py] = turn(e, px, py, -e.rotation / 100);
+  const b = rawBounds(e);
   const sw = (e.strokeWidth ?? 200) / 2;
   if (px < b.x - tol - sw || px > b.x + b.w + tol + sw || py < b.y - tol - sw || py > b.y + b.h + tol + sw) return false;
   if (e.type === "stroke" || e.type === "line" || e.type === "arrow") {

@@ -348,6 +348,33 @@ check(await until(async () => (await attr(B, 'g[data-type="text"] text', "font-s
   check(await until(async () => (await srv()) === (await fs())), "the server holds the scaled font size (" + (await srv()) + ")");
   await A.keyboard.press("Control+z");
   check(await until(async () => (await fs()) === 3600), "undo: the text is back at 36 px in B");
+  // the rotation handle above it, dragged (Shift: 15 degree steps) to the
+  // right of its centre: a quarter turn, seen in B and on the server
+  await A.mouse.click(700, 535);
+  const rot = await A.evaluate(() => { const ed = window.__wb.editor; const h = ed.rotHandle(); if (!h) return null;
+    const v = ed.view([...ed.sel][0]); const r = ed.svg.getBoundingClientRect();
+    const q = ed.toScreen(h[0], h[1]), c = ed.toScreen(v.x + (v.width || 0) / 2, v.y + (v.height || 0) / 2);
+    return [q.x + r.left, q.y + r.top, c.x + r.left, c.y + r.top]; });
+  check(rot, "a single selected text has a rotation handle");
+  if (rot) {
+    await A.keyboard.down("Shift");
+    await drag(A, [rot[0], rot[1]], [rot[2] + 150, rot[3] + 4], 8);
+    await A.keyboard.up("Shift");
+  }
+  const tr = () => attr(B, 'g[data-type="text"]', "transform");
+  check(await until(async () => /^rotate\(90 /.test((await tr()) || "")), "the rotation handle turns the text a quarter: B draws " + (await tr()));
+  check(await until(async () => (await serverBoard(BOARD)).elements.find((e) => e.type === "text").rotation === 90), "the server holds rotation 90");
+  // clicking where the turned text now is (above its centre, outside its
+  // upright box) selects it
+  await A.keyboard.press("Escape");
+  const above = await A.evaluate(() => { const ed = window.__wb.editor; const v = ed.elements().find((e) => e.type === "text");
+    const r = ed.svg.getBoundingClientRect(); const c = ed.toScreen(v.x + v.width / 2, v.y + v.height / 2 - v.width * 0.35);
+    return [c.x + r.left, c.y + r.top]; });
+  await A.mouse.click(above[0], above[1]);
+  check(await A.evaluate(() => { const ed = window.__wb.editor; const s = [...ed.sel]; return s.length === 1 && ed.view(s[0]).type === "text"; }),
+    "a click on the turned text (outside its upright box) selects it");
+  await A.keyboard.press("Control+z");
+  check(await until(async () => !(await tr())), "undo: the text is upright again in B");
 }
 await A.keyboard.press("Escape");
 await A.keyboard.press("?");
