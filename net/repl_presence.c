@@ -9,7 +9,9 @@
  * and a byte on a pipe wakes the presence thread, which PUBLISHes
  * "<origin id>:<board id>\n<frame>" on its publishing connection.
  * In: the same thread holds a SUBSCRIBE connection; messages of other
- * origins go to ws_hub_presence_remote (the board's local sessions).
+ * origins that parse as a server presence frame (repl_presence_parse:
+ * nothing else from Redis may reach clients) go to ws_hub_presence_remote
+ * (the board's local sessions).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,8 +21,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "http_internal.h"
 #include "log.h"
+#include "repl_entry.h"
 #include "repl_internal.h"
+#include "wb_error.h"
+#include "ws_frame.h"
 #include "ws_hub.h"
 
 #define PRES_CHANNEL "wb:presence"
@@ -43,7 +49,7 @@ void repl_presence_out(void *ctx, const char *board_id, const uint8_t *frame,
     char head[96];
     int hl = snprintf(head, sizeof head, "%llu:%s\n",
                       (unsigned long long)r->self, board_id);
-    if (hl < 0 || hl >= (int)sizeof head || len > 8192)
+    if (hl < 0 || hl >= (int)sizeof head || len > REPL_PRESENCE_MAX)
         return;
     pres_msg *m = malloc(sizeof *m + (size_t)hl + len);
     if (!m)
@@ -101,6 +107,43 @@ static int pres_flush(redisContext *pc)
     return rc;
 }
 
+int repl_presence_parse(const char *msg, size_t len, uint64_t self,
+                        char *board_id, const uint8_t **frame, size_t *flen)
+{
+    size_t i = 0;
+    uint64_t origin = 0;
+    while (i < len && i < 20 && msg[i] >= '0' && msg[i] <= '9')
+        origin = origin * 10 + (uint64_t)(msg[i++] - '0');
+    if (i == 0 || i == 20 || i >= len || msg[i] != ':')
+        return WB_EMALFORMED;
+    if (origin == self)
+        return WB_EINVAL;
+    const char *id = msg + i + 1;
+    const char *nl = memchr(id, '\n', len - i - 1);
+    if (!nl)
+        return WB_EMALFORMED;
+    size_t bl = (size_t)(nl - id);
+    if (!http_board_id_ok(id, bl))
+        return WB_EMALFORMED;
+    size_t off = (size_t)(nl + 1 - msg);
+    if (len - off > REPL_PRESENCE_MAX)
+        return WB_ETOOBIG;
+    ws_frame f;
+    int rc = ws_frame_decode((const uint8_t *)msg + off, len - off,
+                             REPL_PRESENCE_MAX, &f);
+    if (rc)
+        return rc;
+    int type = f.type;
+    ws_frame_clear(&f);
+    if (type != WS_SPRESENCE)
+        return WB_EMALFORMED;
+    memcpy(board_id, id, bl);
+    board_id[bl] = '\0';
+    *frame = (const uint8_t *)msg + off;
+    *flen = len - off;
+    return 0;
+}
+
 static void pres_deliver(repl *r, const redisReply *rep)
 {
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
@@ -108,22 +151,12 @@ static void pres_deliver(repl *r, const redisReply *rep)
         strcmp(rep->element[0]->str, "message") != 0 ||
         rep->element[2]->type != REDIS_REPLY_STRING)
         return;
-    const char *p = rep->element[2]->str;
-    size_t len = rep->element[2]->len;
-    const char *nl = memchr(p, '\n', len < 96 ? len : 96);
-    char *end;
-    unsigned long long origin = strtoull(p, &end, 10);
-    if (!nl || *end != ':' || origin == r->self)
-        return;
     char board_id[WB_MAX_ID_LEN + 1];
-    size_t bl = (size_t)(nl - end - 1);
-    if (bl == 0 || bl > WB_MAX_ID_LEN)
-        return;
-    memcpy(board_id, end + 1, bl);
-    board_id[bl] = '\0';
-    size_t off = (size_t)(nl + 1 - p);
-    ws_hub_presence_remote(r->n, board_id, (const uint8_t *)p + off,
-                           len - off);
+    const uint8_t *frame;
+    size_t flen;
+    if (repl_presence_parse(rep->element[2]->str, rep->element[2]->len,
+                            r->self, board_id, &frame, &flen) == 0)
+        ws_hub_presence_remote(r->n, board_id, frame, flen);
 }
 
 /* Reads what the subscription has. 0 or -1. */
