@@ -4,20 +4,23 @@
  * about a connection (send queue, reassembly, counters) is touched only by
  * its worker's service thread.
  *
- * A ticker thread per worker wakes its service loop every --tick-us
- * (lws_cancel_service; default 500 us) and the tick drives the phases the main thread
- * sets in run->phase: CONNECT opens connections (at most WBL_INFLIGHT
- * handshakes at a time per worker, paced by --connect-rate) and sends the
- * hello; FILL lets the join workload's filler write the board (closed loop:
- * up to 4 batches in flight); JOIN opens the fresh join clients one at a
- * time and closes each once its welcome is decoded; RUN enqueues every op
- * and presence slot that is due (open loop, see wbl.h); DRAIN stops
- * sending; CLOSE closes every connection and ends the worker's loop.
- * Progress counters are published to atomics on every tick for the main
- * thread.
+ * Event loop: each worker runs its own libev loop on epoll, given to lws
+ * as a foreign loop (--evlib poll: lws's poll(2) loop). A ticker thread
+ * per worker wakes it every --tick-us (lws_cancel_service; default 500 us)
+ * and the tick drives the phases the main thread sets in run->phase:
+ * CONNECT opens connections (at most WBL_INFLIGHT handshakes at a time per
+ * worker, paced by --connect-rate) and sends the hello; FILL lets the join
+ * workload's filler write the board (closed loop: up to 4 batches in
+ * flight); JOIN opens the fresh join clients one at a time and closes each
+ * once its welcome is decoded; RUN enqueues every op and presence slot
+ * that is due (open loop, see wbl.h); DRAIN sends the slots still owed
+ * from before the end and nothing after; CLOSE closes every connection
+ * and ends the worker's loop. Progress counters are published to atomics
+ * on every tick for the main thread.
  *
- * lws: one lws_write per writable callback (as the node does), the frame
- * written from the buffer's LWS_PRE headroom, then freed.
+ * lws: one lws_write per writable callback, the frame written from the
+ * buffer's LWS_PRE headroom, then freed (a client sends little: one op
+ * per slot).
  */
 #include <ev.h>
 #include <libwebsockets.h>
