@@ -404,15 +404,25 @@ int engine_submit_encoded(engine *e, const uint8_t *buf, size_t len,
     return rc;
 }
 
-int engine_submit_remote(engine *e, wb_batch *batch)
+static int submit_remote(engine *e, wb_batch *batch, uint64_t flags)
 {
     if (!e || !batch || !batch->owner_)
         return WB_EINVAL;
-    eng_sub s = {ENG_SUB_REMOTE, batch, 0, NULL};
+    eng_sub s = {ENG_SUB_REMOTE, batch, flags, NULL};
     int rc = submit(e, &s);
     if (!rc)
         atomic_fetch_add(&e->st_submitted, 1);
     return rc;
+}
+
+int engine_submit_remote(engine *e, wb_batch *batch)
+{
+    return submit_remote(e, batch, 0);
+}
+
+int engine_submit_remote_force(engine *e, wb_batch *batch)
+{
+    return submit_remote(e, batch, ENG_REMOTE_FORCE);
 }
 
 int engine_call(engine *e, engine_fn fn, void *arg, unsigned timeout_ms)
@@ -527,6 +537,7 @@ void engine_get_stats(engine *e, engine_stats *s)
     s->ops_rejected = atomic_load(&e->st_rejected);
     s->ops_duplicate = atomic_load(&e->st_dup);
     s->remote_duplicate = atomic_load(&e->st_rdup);
+    s->remote_lost = atomic_load(&e->st_rlost);
     s->boards_loaded = atomic_load(&e->st_loaded) - atomic_load(&e->st_evicted);
     s->boards_evicted = atomic_load(&e->st_evicted);
     s->mem_used = atomic_load(&e->st_mem);

@@ -131,6 +131,13 @@ int engine_submit_encoded(engine *e, const uint8_t *buf, size_t len,
  * applied and broadcast (no ack). Ownership as engine_submit. */
 int engine_submit_remote(engine *e, wb_batch *batch);
 
+/* Same, but ops at or below the board's version vector are logged and
+ * applied again (LWW makes that a no-op for ops already there). For a
+ * reader that re-reads after engine_stats.remote_lost grew: ops of the
+ * lost batches are below the vector once later ops of their origin were
+ * logged, so engine_submit_remote would drop them as seen. */
+int engine_submit_remote_force(engine *e, wb_batch *batch);
+
 /* Runs fn(e, arg) on the engine thread and waits for it at most timeout_ms
  * (0: 10 s). Returns fn's result, WB_ETIMEDOUT (fn did not start in time and
  * never will), or WB_ECLOSED. Not from the engine thread. */
@@ -200,6 +207,8 @@ typedef struct engine_stats {
     uint64_t ops_rejected;       /* ops of rejected batches */
     uint64_t ops_duplicate;      /* resends answered from the window */
     uint64_t remote_duplicate;   /* remote ops already seen */
+    uint64_t remote_lost;        /* remote ops whose oplog append failed
+                                    (never logged; engine_flush caveat) */
     uint64_t boards_loaded;
     uint64_t boards_evicted;
     uint64_t mem_used;           /* bytes of loaded boards + rings */

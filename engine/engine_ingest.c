@@ -179,6 +179,7 @@ static eng_item *prep_remote(engine *e, eng_item *it, uint8_t *keep)
     wb_batch *b = it->batch;
     uint32_t nkeep = 0;
     uint64_t wall = hlc_wall_ms();
+    int force = it->token == ENG_REMOTE_FORCE;
     for (uint32_t i = 0; i < b->nops; i++) {
         wb_op *op = &b->ops[i];
         keep[i] = 0;
@@ -188,7 +189,8 @@ static eng_item *prep_remote(engine *e, eng_item *it, uint8_t *keep)
                     "boardId=%s index=%u", it->bd->id, i);
             continue;
         }
-        if (op->stamp.oseq <= vv_get(&it->bd->logged, op->stamp.node)) {
+        if (!force &&
+            op->stamp.oseq <= vv_get(&it->bd->logged, op->stamp.node)) {
             atomic_fetch_add(&e->st_rdup, 1);
             continue;
         }
@@ -256,6 +258,11 @@ static void grp_done(void *arg, uint64_t first_seq, uint64_t last_seq,
 {
     eng_group *g = arg;
     engine *e = g->eng;
+    /* counted before the group is done: a later engine_flush that passes
+     * (WB_EFULL reuses seqs) already sees them in remote_lost */
+    if (status && g->remote_ops)
+        atomic_fetch_add(&e->st_rlost, g->remote_ops);
+    atomic_fetch_add(&e->grp_completed, 1);
     pthread_mutex_lock(&e->mu);
     g->first_seq = first_seq;
     g->status = status;
@@ -289,6 +296,8 @@ void eng_ingest(engine *e, eng_sub *subs, size_t n)
         if (it->logb.nops)
             ents[g->nlogged++] = (oplog_entry){WB_REC_OPS, it->enc,
                                                (uint32_t)it->enc_len};
+        if (it->kind == ENG_SUB_REMOTE)
+            g->remote_ops += it->logb.nops;
     }
     if (!g->items) {
         free(g);
@@ -302,9 +311,15 @@ void eng_ingest(engine *e, eng_sub *subs, size_t n)
     e->fifo_tail = g;
     e->groups_inflight++;
     int rc = 0;
-    if (g->nlogged)
+    if (g->nlogged) {
+        atomic_fetch_add(&e->grp_appended, 1);
         rc = oplog_append_batch(e->log, ents, g->nlogged, grp_done, g, NULL);
+        if (rc) /* refused at once: grp_done will not run */
+            atomic_fetch_add(&e->grp_completed, 1);
+    }
     free(ents);
+    if (rc && g->remote_ops)
+        atomic_fetch_add(&e->st_rlost, g->remote_ops);
     if (!g->nlogged || rc) {
         pthread_mutex_lock(&e->mu);
         g->done = 1;

@@ -42,10 +42,14 @@ typedef struct eng_call {
     int refs;   /* [mu] waiter + queue */
 } eng_call;
 
+/* token of a REMOTE submission: log its ops even at or below the board's
+ * vector (engine_submit_remote_force). */
+#define ENG_REMOTE_FORCE 1u
+
 typedef struct eng_sub {
     int kind;
     wb_batch *batch; /* owned (LOCAL, REMOTE) */
-    uint64_t token;
+    uint64_t token;  /* LOCAL: the ack's; REMOTE: 0 or ENG_REMOTE_FORCE */
     eng_call *call;  /* CALL */
 } eng_sub;
 
@@ -164,6 +168,7 @@ typedef struct eng_group {
     struct eng_group *next;
     eng_item *items;         /* every item (logged or not) in order */
     uint32_t nlogged;
+    uint64_t remote_ops;     /* ops of remote items in the append */
     int done;                /* [mu] */
     int status;              /* [mu] */
     uint64_t first_seq;      /* [mu] */
@@ -279,6 +284,10 @@ struct engine {
         st_rdup, st_loaded, st_evicted, st_mem, st_snaps, st_snap_err,
         st_snap_sum, st_snap_last, st_snap_enc_last, st_recovery_ns,
         st_recovery_records, st_applied_seq, st_clean, st_qlen;
+    _Atomic uint64_t st_rlost; /* remote ops whose append failed */
+    /* groups handed to the oplog / completed by it (either way); they
+     * complete in append order. engine_flush waits on these. */
+    _Atomic uint64_t grp_appended, grp_completed;
     dur_hist st_apply_hist; /* live apply of one durable batch (engine
                                thread writes, anyone reads) */
 };

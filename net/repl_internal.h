@@ -114,8 +114,10 @@ void repl_meta_free(void);
 
 /* repl_repair.c: merges the state of every live peer into the boards of
  * shard (all shards: -1). 0 when at least one peer answered for every
- * board, else an error (the caller retries later). */
-int repl_repair_shard(repl *r, redisContext *c, int shard);
+ * board and every merged op was logged, else an error (the caller retries
+ * later; WB_EFULL: ops were not logged, retry with force, which logs ops
+ * at or below the boards' vectors: engine_submit_remote_force). */
+int repl_repair_shard(repl *r, redisContext *c, int shard, int force);
 /* Peer table (addresses, published oseqs, lag_ops) from wb:nodes. */
 int repl_peers_refresh(repl *r, redisContext *c);
 

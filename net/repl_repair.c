@@ -227,7 +227,8 @@ static int by_oseq(const void *a, const void *b)
     return x->stamp.node < y->stamp.node ? -1 : x->stamp.node > y->stamp.node;
 }
 
-static int submit_ops(repl *r, const char *bid, wb_op *ops, size_t n)
+static int submit_ops(repl *r, const char *bid, wb_op *ops, size_t n,
+                      int force)
 {
     wb_batch b = {{bid, (uint32_t)strlen(bid)}, (uint32_t)n, ops, NULL};
     uint8_t *enc;
@@ -241,7 +242,8 @@ static int submit_ops(repl *r, const char *bid, wb_op *ops, size_t n)
     if (rc)
         return rc;
     for (int tries = 0; tries < 20000; tries++) {
-        rc = engine_submit_remote(r->eng, d);
+        rc = force ? engine_submit_remote_force(r->eng, d)
+                   : engine_submit_remote(r->eng, d);
         if (rc != WB_EAGAIN)
             break;
         struct timespec ts = {0, 500000};
@@ -254,7 +256,7 @@ static int submit_ops(repl *r, const char *bid, wb_op *ops, size_t n)
 
 /* Merges a base64 state into the local board. Returns ops merged or an
  * error. */
-static int merge_state(repl *r, const char *bid, const char *b64)
+static int merge_state(repl *r, const char *bid, const char *b64, int force)
 {
     size_t blen = strlen(b64);
     if (blen % 4)
@@ -282,14 +284,14 @@ static int merge_state(repl *r, const char *bid, const char *b64)
         qsort(v.ops, v.n, sizeof *v.ops, by_oseq);
     for (size_t i = 0; !rc && i < v.n; i += REPAIR_BATCH)
         rc = submit_ops(r, bid, v.ops + i,
-                        v.n - i < REPAIR_BATCH ? v.n - i : REPAIR_BATCH);
+                        v.n - i < REPAIR_BATCH ? v.n - i : REPAIR_BATCH, force);
     free(v.ops);
     board_free(tmp);
     return rc ? rc : (int)v.n;
 }
 
 static int repair_board(repl *r, const char *bid, char live[][128],
-                        int nlive)
+                        int nlive, int force)
 {
     char path[160];
     snprintf(path, sizeof path, "/internal/v1/boards/%s/state", bid);
@@ -313,7 +315,7 @@ static int repair_board(repl *r, const char *bid, char live[][128],
             if (!o || json_unpack(o, "{s:s}", "state", &st) != 0)
                 rc = WB_EMALFORMED;
             else
-                rc = merge_state(r, bid, st);
+                rc = merge_state(r, bid, st, force);
             json_decref(o);
             if (rc < 0) {
                 WBLOGF(WBLOG_WARN, "replication: peer state not merged",
@@ -358,7 +360,7 @@ static int list_cb(void *arg, const snap_board_meta *m)
     return 0;
 }
 
-int repl_repair_shard(repl *r, redisContext *c, int shard)
+int repl_repair_shard(repl *r, redisContext *c, int shard, int force)
 {
     static char live[REPL_MAX_PEERS][128]; /* reader thread only */
     int nlive = peers_live(r, c, live);
@@ -378,6 +380,9 @@ int repl_repair_shard(repl *r, redisContext *c, int shard)
                WBF_INT("shard", shard));
         return WB_ENOTFOUND;
     }
+    engine_stats st0;
+    engine_get_stats(r->eng, &st0);
+    uint64_t lost0 = st0.remote_lost;
     shard_boards x = {r, shard, NULL, 0, 0};
     int rc = snap_board_list(r->store, NULL, 0, list_cb, &x);
     if (rc < 0) {
@@ -386,13 +391,17 @@ int repl_repair_shard(repl *r, redisContext *c, int shard)
     }
     rc = 0;
     for (size_t i = 0; i < x.n && !atomic_load(&r->stop); i++) {
-        int brc = repair_board(r, x.ids[i], live, nlive);
+        int brc = repair_board(r, x.ids[i], live, nlive, force);
         if (brc)
             rc = brc;
     }
     free(x.ids);
     if (!rc)
         rc = engine_flush(r->eng, 30000);
+    engine_stats st;
+    engine_get_stats(r->eng, &st);
+    if (!rc && st.remote_lost != lost0)
+        rc = WB_EFULL; /* some merged ops were not logged: again, forced */
     return rc;
 }
 

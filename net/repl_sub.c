@@ -50,6 +50,9 @@ typedef struct sub_shard {
     int nseen;
     int dirty;     /* cursor moved since the last commit */
     int gap;       /* waiting for a repair */
+    int forcing;   /* re-reading after lost ops: up to force_until */
+    int repair_force; /* the last repair lost ops: the next one forces */
+    sub_id force_until;
 } sub_shard;
 
 typedef struct sub {
@@ -59,6 +62,7 @@ typedef struct sub {
     int64_t commit_ms, check_ms, meta_ms;
     char epoch_pending[REPL_EPOCH_LEN + 1]; /* stored once repaired */
     long long meta_ver;
+    uint64_t lost_mark; /* engine_stats.remote_lost already handled */
 } sub;
 
 static int id_parse(const char *s, sub_id *out)
@@ -130,6 +134,39 @@ static int sub_store(sub *S, int i)
     return snap_kv_put(S->r->store, key, buf, (size_t)n);
 }
 
+/* Ops handed to the engine that its oplog failed to log (WB_EFULL: the
+ * flush barrier still passes, engine_flush.c) must not be covered by a
+ * stored cursor. When remote_lost grew, every shard goes back to its
+ * stored cursor and re-reads up to where it was with
+ * engine_submit_remote_force: the lost ops are below the boards' vectors
+ * once later ops of their origins were logged. Returns 1 if so. */
+static int sub_lost(sub *S)
+{
+    engine_stats st;
+    engine_get_stats(S->r->eng, &st);
+    if (st.remote_lost == S->lost_mark)
+        return 0;
+    WBLOGF(WBLOG_ERROR,
+           "replication: ops read from Redis were not logged here (oplog "
+           "append failed); re-reading them from the stored cursors",
+           WBF_UINT("lostOps", st.remote_lost - S->lost_mark));
+    S->lost_mark = st.remote_lost;
+    for (int i = 0; i < S->r->shards; i++) {
+        sub_shard *s = &S->sh[i];
+        if (!s->forcing || id_cmp(s->cur, s->force_until) > 0)
+            s->force_until = s->cur;
+        s->forcing = 1;
+        s->cur = (sub_id){0, 0};
+        s->nseen = 0;
+        s->dirty = 0;
+        if (S->epoch_pending[0])
+            s->dirty = 1; /* new streams: from their start */
+        else
+            sub_load(S, i);
+    }
+    return 1;
+}
+
 /* After engine_flush: everything submitted so far is durable. */
 static void sub_commit(sub *S, int force)
 {
@@ -142,6 +179,8 @@ static void sub_commit(sub *S, int force)
     if (!any)
         return;
     int rc = engine_flush(S->r->eng, 10000);
+    if (sub_lost(S))
+        return; /* nothing stored: re-reading from the stored cursors */
     if (rc) {
         WBLOGF(WBLOG_WARN, "replication: cursor not committed (flush)",
                WBF_ERR(rc));
@@ -171,7 +210,7 @@ static uint64_t field_u64(const redisReply *fields, const char *name)
                                               : 0;
 }
 
-static int submit_one(repl *r, const uint8_t *p, uint32_t len)
+static int submit_one(repl *r, const uint8_t *p, uint32_t len, int force)
 {
     wb_batch *b;
     int rc = codec_decode_batch(p, len, &b);
@@ -183,7 +222,8 @@ static int submit_one(repl *r, const uint8_t *p, uint32_t len)
     uint32_t nops = b->nops;
     rc = WB_ECLOSED; /* stopping before the first try: not submitted */
     for (int tries = 0; tries < 20000 && !atomic_load(&r->stop); tries++) {
-        rc = engine_submit_remote(r->eng, b);
+        rc = force ? engine_submit_remote_force(r->eng, b)
+                   : engine_submit_remote(r->eng, b);
         if (rc != WB_EAGAIN)
             break;
         struct timespec ts = {0, 500000};
@@ -197,9 +237,15 @@ static int submit_one(repl *r, const uint8_t *p, uint32_t len)
     return 0;
 }
 
+typedef struct submit_ctx {
+    repl *r;
+    int force;
+} submit_ctx;
+
 static int submit_cb(void *arg, const uint8_t *rec, uint32_t len)
 {
-    int rc = submit_one(arg, rec, len);
+    submit_ctx *c = arg;
+    int rc = submit_one(c->r, rec, len, c->force);
     return rc ? -1 : 0; /* -1: the engine refused (not a framing code) */
 }
 
@@ -207,10 +253,11 @@ static int submit_cb(void *arg, const uint8_t *rec, uint32_t len)
  * not consumed; what it took before is dropped as a duplicate next time).
  * A record cut short is logged and the entry consumed: the bytes will not
  * change on a second read. */
-static int submit_records(repl *r, const redisReply *blob)
+static int submit_records(repl *r, const redisReply *blob, int force)
 {
+    submit_ctx c = {r, force};
     int rc = repl_entry_records((const uint8_t *)blob->str, blob->len,
-                                submit_cb, r, NULL);
+                                submit_cb, &c, NULL);
     if (rc == -1)
         return -1;
     if (rc)
@@ -267,8 +314,9 @@ static int sub_entry(sub *S, int i, const redisReply *e)
             return 1;
         }
         const redisReply *blob = field(f, "r");
+        int force = s->forcing && id_cmp(id, s->force_until) <= 0;
         if (blob && blob->type == REDIS_REPLY_STRING &&
-            submit_records(r, blob))
+            submit_records(r, blob, force))
             return -1;
         if (seen && q > *seen)
             *seen = q;
@@ -276,6 +324,8 @@ static int sub_entry(sub *S, int i, const redisReply *e)
     }
     s->cur = id;
     s->dirty = 1;
+    if (s->forcing && id_cmp(id, s->force_until) >= 0)
+        s->forcing = 0; /* back where the loss was found */
     return 0;
 }
 
@@ -453,7 +503,17 @@ static void sub_repairs(sub *S)
         if (!s->gap)
             continue;
         sub_commit(S, 1); /* what was read before the gap, first */
-        int rc = repl_repair_shard(S->r, S->c, i);
+        int rc = repl_repair_shard(S->r, S->c, i, s->repair_force);
+        s->repair_force = rc == WB_EFULL;
+        if (rc == WB_EFULL) {
+            engine_stats st;
+            engine_get_stats(S->r->eng, &st);
+            S->lost_mark = st.remote_lost; /* the repair's, not the stream's */
+            WBLOGF(WBLOG_ERROR, "replication gap repair: merged ops were "
+                                "not logged (oplog append failed); "
+                                "repairing again",
+                   WBF_INT("shard", i));
+        }
         if (rc == WB_ENOTFOUND || rc == WB_EIO)
             break; /* no live peer (said once), or Redis: next round */
         if (rc == 0) {
@@ -529,6 +589,9 @@ void *repl_sub_main(void *arg)
     }
     for (int i = 0; i < r->shards; i++)
         sub_load(&S, i);
+    engine_stats st;
+    engine_get_stats(r->eng, &st);
+    S.lost_mark = st.remote_lost;
     sub_loop(&S);
     sub_commit(&S, 1);
     if (S.c)

@@ -7,9 +7,19 @@
  *   - the dedupe window also remembers replicated ops, so a client that
  *     moves from the origin node resends its unacked ops here and they
  *     are answered with the original stamps, not applied again (also
- *     after a restart: the window is rebuilt from the oplog).
+ *     after a restart: the window is rebuilt from the oplog);
+ *   - a remote batch whose append fails with WB_EFULL (disk full: its seqs
+ *     are reused) lets a later engine_flush pass although it was never
+ *     logged; engine_stats.remote_lost counts its ops, which is how the
+ *     reader knows not to commit its cursor; read again, the batch is
+ *     dropped as seen (a later op of its origin raised the board's vector)
+ *     unless submitted with engine_submit_remote_force, which logs it.
  */
+#include <errno.h>
+#include <time.h>
+
 #include "engine_testkit.h"
+#include "faultio.h"
 #include "wbtest.h"
 
 static engine *open_engine(const char *dir, tk *t)
@@ -27,7 +37,8 @@ static engine *open_engine(const char *dir, tk *t)
 
 /* A remote batch of n rect ops from origin 99, oseqs from first, by user
  * "peer" with client op ids first.. */
-static int submit_remote(engine *e, const char *bid, uint64_t first, int n)
+static int submit_remote_how(engine *e, const char *bid, uint64_t first,
+                             int n, int force)
 {
     wb_op ops[16];
     char el[16][8];
@@ -48,10 +59,15 @@ static int submit_remote(engine *e, const char *bid, uint64_t first, int n)
     free(enc);
     if (rc)
         return rc;
-    rc = engine_submit_remote(e, b);
+    rc = force ? engine_submit_remote_force(e, b) : engine_submit_remote(e, b);
     if (rc)
         codec_batch_free(b);
     return rc;
+}
+
+static int submit_remote(engine *e, const char *bid, uint64_t first, int n)
+{
+    return submit_remote_how(e, bid, first, n, 0);
 }
 
 static void test_flush_covers_remote(void)
@@ -128,9 +144,76 @@ static void test_resend_of_replicated_ops(void)
     wb_test_rmtree(dir);
 }
 
+static void test_remote_lost_on_full_disk(void)
+{
+    tk t;
+    tk_init(&t);
+    const char *dir = wb_test_tmpdir("eng-rlost");
+    faultio f;
+    faultio_init(&f, NULL);
+    engine_options o;
+    tk_options(&o, dir);
+    o.node_id = 7;
+    o.oplog.io = faultio_io(&f);
+    engine_callbacks cb = tk_callbacks(&t);
+    engine *e = NULL;
+    CHECK_OK(engine_open(&o, &cb, &e));
+    CHECK_OK(submit_remote(e, "b", 1, 2));
+    CHECK_OK(engine_flush(e, 10000));
+    engine_stats st;
+    engine_get_stats(e, &st);
+    CHECK_EQ_U64(st.remote_lost, 0);
+    faultio_reset_counts(&f);
+    CHECK_OK(faultio_add(&f, FAULTIO_WRITE, 1, FAULTIO_FAIL, ENOSPC, 0, 1));
+    CHECK_OK(submit_remote(e, "b", 3, 2)); /* ENOSPC: WB_EFULL */
+    for (int i = 0; i < 2000; i++) {
+        engine_get_stats(e, &st);
+        if (st.remote_lost)
+            break;
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK_EQ_U64(st.remote_lost, 2);
+    CHECK_OK(submit_remote(e, "b", 5, 1)); /* the disk has room again */
+    CHECK_OK(engine_flush(e, 10000)); /* passes: the caveat */
+    engine_get_stats(e, &st);
+    CHECK_EQ_U64(st.remote_lost, 2);
+    tk_read r;
+    CHECK_RC(tk_read_board(e, "b", "r3", &r), WB_ENOTFOUND);
+    vv_free(&r.version);
+    /* read again as before: dropped, op 5 of the origin is logged */
+    CHECK_OK(submit_remote(e, "b", 3, 2));
+    CHECK_OK(engine_flush(e, 10000));
+    CHECK_OK(tk_read_board(e, "b", NULL, &r));
+    CHECK_EQ_INT(r.count, 3);
+    vv_free(&r.version);
+    /* forced (the reader re-reads after remote_lost grew): logged */
+    CHECK_OK(submit_remote_how(e, "b", 3, 2, 1));
+    CHECK_OK(engine_flush(e, 10000));
+    CHECK_OK(tk_read_board(e, "b", NULL, &r));
+    CHECK_EQ_INT(r.count, 5);
+    vv_free(&r.version);
+    engine_get_stats(e, &st);
+    CHECK_EQ_U64(st.remote_lost, 2);
+    CHECK_OK(engine_close(e));
+    /* and after a restart, from the oplog */
+    tk_reset(&t);
+    cb = tk_callbacks(&t);
+    o.oplog.io = NULL;
+    CHECK_OK(engine_open(&o, &cb, &e));
+    CHECK_OK(tk_read_board(e, "b", NULL, &r));
+    CHECK_EQ_INT(r.count, 5);
+    vv_free(&r.version);
+    CHECK_OK(engine_close(e));
+    faultio_destroy(&f);
+    tk_free(&t);
+    wb_test_rmtree(dir);
+}
+
 int main(void)
 {
     WB_RUN(test_flush_covers_remote);
     WB_RUN(test_resend_of_replicated_ops);
+    WB_RUN(test_remote_lost_on_full_disk);
     return wb_test_summary();
 }
