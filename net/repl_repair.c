@@ -42,6 +42,24 @@
 
 /* ---- peers -------------------------------------------------------------- */
 
+/* host:port, [v6]:port or name:port: the address goes into a Host header
+ * and getaddrinfo, so nothing else (a CR/LF from a corrupt heartbeat
+ * would add headers to a signed request). */
+static int addr_ok(const char *a)
+{
+    size_t n = strlen(a);
+    if (n == 0 || n >= 128)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = a[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' ||
+              ch == '_' || ch == ':' || ch == '[' || ch == ']'))
+            return 0;
+    }
+    return 1;
+}
+
 /* Refreshes the peer table from wb:nodes; fills live[] (up to REPL_MAX_PEERS
  * addresses of live peers other than this node). Returns their count or
  * -1 (Redis failed). */
@@ -64,7 +82,8 @@ static int peers_live(repl *r, redisContext *c, char live[][128])
         const char *addr = NULL;
         json_int_t ts = 0, oseq = 0;
         if (o && json_unpack(o, "{s:s,s:I,s:I}", "addr", &addr, "ts", &ts,
-                             "oseq", &oseq) == 0 && id && id != r->self) {
+                             "oseq", &oseq) == 0 && id && id != r->self &&
+            addr_ok(addr)) {
             repl_peer *p = repl_peer_get(r, id);
             if (p) {
                 snprintf(p->addr, sizeof p->addr, "%s", addr);

@@ -614,6 +614,9 @@ def sc_corrupt():
     resp(redis.port, "HSET", "wb:meta", "nojson", "{")
     resp(redis.port, "INCR", "wb:meta:ver")
     resp(redis.port, "HSET", "wb:nodes", "999", "{")
+    resp(redis.port, "HSET", "wb:nodes", "998", json.dumps(
+        {"addr": "127.0.0.1:1\r\nX: y", "ts": int(time.time() * 1000),
+         "oseq": 1}))
     for nd in nodes:
         wait_for(lambda: nd.log_has("truncated stream entry") and
                  nd.log_has("undecodable batch dropped"), 20,
@@ -625,6 +628,11 @@ def sc_corrupt():
                      "node %d to refuse the metadata of %r" % (nd.idx, key))
         check(http(nd.url + "/readyz")[0] == 200,
               "node %d not ready after the broken entries" % nd.idx)
+        other = 103 - nd.idx  # 102 for node 1, 101 for node 2
+        text = http(nd.url + "/metrics")[1]
+        check('replication_lag_ops{peer="%d"}' % other in text and
+              'peer="998"' not in text,
+              "node %d: the heartbeat with a CR/LF address is a peer" % nd.idx)
     # replication goes on past them
     w = Writers(nodes, token, boards, per_node=1)
     w.start()
