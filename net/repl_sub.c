@@ -111,7 +111,12 @@ static void sub_load(sub *S, int i)
         s->cur = (sub_id){0, 0};
     while ((tok = strtok_r(NULL, " ", &save)) != NULL) {
         unsigned long long org, oseq;
-        if (sscanf(tok, "%llu:%llu", &org, &oseq) == 2) {
+        sub_id f;
+        if (tok[0] == 'f' && id_parse(tok + 1, &f) == 0) {
+            if (!s->forcing || id_cmp(f, s->force_until) > 0)
+                s->force_until = f;
+            s->forcing = 1; /* a forced re-read a restart interrupted */
+        } else if (sscanf(tok, "%llu:%llu", &org, &oseq) == 2) {
             uint64_t *slot = seen_slot(s, org, 1);
             if (slot)
                 *slot = oseq;
@@ -127,6 +132,10 @@ static int sub_store(sub *S, int i)
     int n = snprintf(buf, sizeof buf, "%llu-%llu",
                      (unsigned long long)s->cur.ms,
                      (unsigned long long)s->cur.seq);
+    if (s->forcing)
+        n += snprintf(buf + n, sizeof buf - (size_t)n, " f%llu-%llu",
+                      (unsigned long long)s->force_until.ms,
+                      (unsigned long long)s->force_until.seq);
     for (int k = 0; k < s->nseen && n < (int)sizeof buf - 48; k++)
         n += snprintf(buf + n, sizeof buf - (size_t)n, " %llu:%llu",
                       (unsigned long long)s->seen_node[k],
@@ -159,10 +168,18 @@ static int sub_lost(sub *S)
         s->cur = (sub_id){0, 0};
         s->nseen = 0;
         s->dirty = 0;
-        if (S->epoch_pending[0])
+        if (S->epoch_pending[0]) {
             s->dirty = 1; /* new streams: from their start */
-        else
-            sub_load(S, i);
+        } else {
+            sub_load(S, i); /* keeps the larger force mark */
+            /* the same cursor, now with the mark: a restart before the
+             * re-read is done still forces it */
+            if (sub_store(S, i))
+                WBLOGF(WBLOG_ERROR, "replication: forced re-read mark not "
+                                    "stored (a restart would drop the lost "
+                                    "ops as seen)",
+                       WBF_INT("shard", i));
+        }
     }
     return 1;
 }
