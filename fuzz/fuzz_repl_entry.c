@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 typedef struct walk {
     const uint8_t *base;
     size_t size;
-    size_t next;  /* offset where the next record's length must be */
+    size_t next; /* offset where the next record's length must be */
     size_t calls;
     size_t stop_at; /* fn returns 7 on this call (0: never) */
 } walk;

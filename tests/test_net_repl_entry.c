@@ -121,9 +121,10 @@ static void test_presence(void)
     CHECK(repl_presence_parse(m, len - 1, 5, bid, &fr, &flen) != 0);
     free(m);
     /* heads that are not "<number>:<board id>\n" */
-    const char *bad_heads[] = {":b1\n", "x:b1\n", "7b1\n", "7:\n", "7:b 1\n",
-                               "7:../b\n", "7:b1", " 7:b1\n",
-                               "123456789012345678901:b1\n"};
+    const char *bad_heads[] = {
+        ":b1\n", "x:b1\n",  "7b1\n",
+        "7:\n",  "7:b 1\n", "7:../b\n",
+        "7:b1",  " 7:b1\n", "123456789012345678901:b1\n"};
     for (size_t i = 0; i < sizeof bad_heads / sizeof *bad_heads; i++) {
         m = pres_msg(bad_heads[i], &p, &len);
         CHECK_RC(repl_presence_parse(m, len, 5, bid, &fr, &flen),
@@ -137,8 +138,7 @@ static void test_presence(void)
     head[WB_MAX_ID_LEN + 3] = '\n';
     head[WB_MAX_ID_LEN + 4] = '\0';
     m = pres_msg(head, &p, &len);
-    CHECK_RC(repl_presence_parse(m, len, 5, bid, &fr, &flen),
-             WB_EMALFORMED);
+    CHECK_RC(repl_presence_parse(m, len, 5, bid, &fr, &flen), WB_EMALFORMED);
     free(m);
     /* any other frame type must not reach clients this way: a fatal error
      * frame would close every session of the board */
@@ -147,16 +147,15 @@ static void test_presence(void)
     e.u.error.fatal = 1;
     e.u.error.msg = (wb_str){"board deleted", 13};
     m = pres_msg("7:b1\n", &e, &len);
-    CHECK_RC(repl_presence_parse(m, len, 5, bid, &fr, &flen),
-             WB_EMALFORMED);
+    CHECK_RC(repl_presence_parse(m, len, 5, bid, &fr, &flen), WB_EMALFORMED);
     free(m);
     /* bytes that are no frame at all, and too many of them */
     char junk[16 + REPL_PRESENCE_MAX + 1];
     memset(junk, 0x84, sizeof junk);
     memcpy(junk, "7:b1\n", 5);
     CHECK(repl_presence_parse(junk, 5 + 10, 5, bid, &fr, &flen) != 0);
-    CHECK_RC(repl_presence_parse(junk, 5 + REPL_PRESENCE_MAX + 1, 5, bid,
-                                 &fr, &flen),
+    CHECK_RC(repl_presence_parse(junk, 5 + REPL_PRESENCE_MAX + 1, 5, bid, &fr,
+                                 &flen),
              WB_ETOOBIG);
 }
 
