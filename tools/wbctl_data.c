@@ -314,3 +314,23 @@ int wbctl_restore(const char *cmd, wbctl_data *d, const char *board_name,
     wbctl_restore_error(cmd, board_name, rc, out);
     return -1;
 }
+
+int wbctl_oplog_last_seq(const char *dir, uint64_t *last)
+{
+    uint64_t *firsts = NULL;
+    size_t n = 0;
+    *last = 0;
+    int rc = oplog_segment_list(dir, &firsts, &n);
+    if (rc)
+        return rc == -ENOENT ? 0 : rc;
+    uint64_t from = n ? firsts[n - 1] : 1;
+    free(firsts);
+    oplog_reader *r;
+    if ((rc = oplog_reader_open(dir, from, &r)))
+        return rc;
+    oplog_record rec;
+    while ((rc = oplog_reader_next(r, &rec)) == 1)
+        *last = rec.seq;
+    oplog_reader_close(r);
+    return rc;
+}

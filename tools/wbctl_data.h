@@ -49,6 +49,10 @@ void wbctl_data_close(wbctl_data *d);
  * directory (it has oplog/ or snap/), else dir itself. Returns buf or dir. */
 const char *wbctl_oplog_dir(const char *dir, char *buf, size_t cap);
 
+/* *last: the seq of the last record in oplog_dir (0 when it is empty or
+ * missing). Returns 0 or a reader error. */
+int wbctl_oplog_last_seq(const char *dir, uint64_t *last);
+
 /* Takes flock(LOCK_EX | LOCK_NB) on oplog_dir/LOCK (creating the file).
  * Returns the fd, or -1 after printing "in use by a running node" (or the
  * system error) for cmd. */

@@ -184,27 +184,6 @@ static int copy_meta(mctx *c, const bson_t *doc)
     return rc ? -1 : 1;
 }
 
-/* Seq of the last record in oplog_dir (0: empty or missing). */
-static int last_seq(const char *dir, uint64_t *last)
-{
-    uint64_t *firsts = NULL;
-    size_t n = 0;
-    *last = 0;
-    int rc = oplog_segment_list(dir, &firsts, &n);
-    if (rc)
-        return rc == -ENOENT ? 0 : rc;
-    uint64_t from = n ? firsts[n - 1] : 1;
-    free(firsts);
-    oplog_reader *r;
-    if ((rc = oplog_reader_open(dir, from, &r)))
-        return rc;
-    oplog_record rec;
-    while ((rc = oplog_reader_next(r, &rec)) == 1)
-        *last = rec.seq;
-    oplog_reader_close(r);
-    return rc;
-}
-
 /* --into: the board as a snapshot of ID at the end of DIR's oplog. */
 static int put_into(mctx *c)
 {
@@ -230,7 +209,7 @@ static int put_into(mctx *c)
     if (!rc)
         rc = vv_encode(board_version(c->b), vbuf, vlen ? vlen : 1, &vlen);
     if (!rc)
-        rc = last_seq(d.oplog, &pos);
+        rc = wbctl_oplog_last_seq(d.oplog, &pos);
     if (!rc)
         rc = snap_put(d.store, c->o.board, state, len, pos, vbuf, vlen,
                       (uint32_t)board_element_count(c->b), 0, &id);

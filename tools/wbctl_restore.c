@@ -206,27 +206,6 @@ static int write_json(const char *path, const board *b)
     return bad ? -1 : 0;
 }
 
-/* Seq of the last record in oplog_dir (0: empty or missing). */
-static int oplog_last_seq(const char *dir, uint64_t *last)
-{
-    uint64_t *firsts = NULL;
-    size_t n = 0;
-    *last = 0;
-    int rc = oplog_segment_list(dir, &firsts, &n);
-    if (rc)
-        return rc == -ENOENT ? 0 : rc;
-    uint64_t from = n ? firsts[n - 1] : 1;
-    free(firsts);
-    oplog_reader *r;
-    if ((rc = oplog_reader_open(dir, from, &r)))
-        return rc;
-    oplog_record rec;
-    while ((rc = oplog_reader_next(r, &rec)) == 1)
-        *last = rec.seq;
-    oplog_reader_close(r);
-    return rc;
-}
-
 /* Copies the source's board metadata (if any) to dst under id. */
 static void copy_meta(snap_store *src, const char *from, snap_store *dst,
                       const char *id)
@@ -263,7 +242,7 @@ static int put_into(const restore_opts *o, wbctl_data *src, wbctl_data *d2,
     if (!rc)
         rc = vv_encode(board_version(b), vbuf, vlen ? vlen : 1, &vlen);
     if (!rc)
-        rc = oplog_last_seq(d2->oplog, &pos);
+        rc = wbctl_oplog_last_seq(d2->oplog, &pos);
     if (!rc)
         rc = snap_put(d2->store, id, state, len, pos, vbuf, vlen,
                       (uint32_t)board_element_count(b), 0, &snap_id);
