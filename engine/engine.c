@@ -52,6 +52,8 @@ int eng_on_thread(const engine *e)
     return e && e->thread_started && pthread_equal(pthread_self(), e->thread);
 }
 
+int engine_on_thread(const engine *e) { return eng_on_thread(e); }
+
 void eng_log(engine *e, int level, const char *event, const char *fmt, ...)
 {
     if (!e->cb.on_log)
@@ -164,9 +166,13 @@ static void *eng_main(void *arg)
         pthread_mutex_unlock(&e->mu);
 
         eng_complete(e);
+        if (e->cb.on_turn)
+            e->cb.on_turn(e->cb.ctx);
         if (done)
             eng_snap_results(e, done);
         run_subs(e, turn, n);
+        if (n && e->cb.on_turn)
+            e->cb.on_turn(e->cb.ctx);
         tick(e);
         pthread_mutex_lock(&e->mu);
     }
@@ -368,13 +374,43 @@ int engine_close(engine *e)
 
 /* ---- submissions ------------------------------------------------------ */
 
+/* The engine this thread has plugged (engine_plug), and whether a
+ * submission is waiting for engine_unplug's wake-up. */
+static _Thread_local engine *eng_plugged;
+static _Thread_local int eng_plug_pending;
+
+void engine_plug(engine *e)
+{
+    if (eng_plugged && eng_plugged != e)
+        engine_unplug(eng_plugged);
+    eng_plugged = e;
+}
+
+void engine_unplug(engine *e)
+{
+    if (!e || eng_plugged != e)
+        return;
+    eng_plugged = NULL;
+    if (!eng_plug_pending)
+        return;
+    eng_plug_pending = 0;
+    /* The pushes were made under mu and the engine re-checks q.n under mu
+     * before it sleeps: a signal outside the lock loses nothing. */
+    pthread_cond_signal(&e->cv);
+}
+
 static int submit(engine *e, const eng_sub *s)
 {
     pthread_mutex_lock(&e->mu);
     int rc = e->closing ? WB_ECLOSED : eng_queue_push(&e->q, s);
     if (!rc) {
         atomic_store(&e->st_qlen, e->q.n);
-        pthread_cond_signal(&e->cv);
+        /* a call is waited for: it always wakes the engine */
+        if (eng_plugged == e && s->kind != ENG_SUB_CALL &&
+            e->q.n <= e->q.cap / 2)
+            eng_plug_pending = 1;
+        else
+            pthread_cond_signal(&e->cv);
     }
     pthread_mutex_unlock(&e->mu);
     return rc;

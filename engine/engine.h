@@ -73,6 +73,10 @@ typedef struct engine_callbacks {
      * "key=value ..." text. Optional. */
     void (*on_log)(void *ctx, int level, const char *event,
                    const char *detail);
+    /* The engine thread delivered a turn's on_ack / on_ops calls (or ran
+     * engine_call functions): a consumer that gathers what they hand over
+     * can pass it on in one go, with one wake-up. Optional. */
+    void (*on_turn)(void *ctx);
 } engine_callbacks;
 
 typedef struct engine_options {
@@ -137,6 +141,20 @@ int engine_submit_remote(engine *e, wb_batch *batch);
  * lost batches are below the vector once later ops of their origin were
  * logged, so engine_submit_remote would drop them as seen. */
 int engine_submit_remote_force(engine *e, wb_batch *batch);
+
+/* Plugging (like the block layer's): between engine_plug and
+ * engine_unplug, submissions from THIS thread are queued without waking
+ * the engine thread; engine_unplug wakes it once if anything was queued.
+ * For an event loop that submits many batches per turn (plug before the
+ * turn's callbacks, unplug after): the engine takes them as one group
+ * instead of waking for the first and racing the rest. A queue more than
+ * half full wakes the engine anyway. One engine per thread at a time;
+ * plugging another engine first unplugs the previous one. */
+void engine_plug(engine *e);
+void engine_unplug(engine *e);
+
+/* 1 on the engine thread (callbacks, engine_call functions), else 0. */
+int engine_on_thread(const engine *e);
 
 /* Runs fn(e, arg) on the engine thread and waits for it at most timeout_ms
  * (0: 10 s). Returns fn's result, WB_ETIMEDOUT (fn did not start in time and

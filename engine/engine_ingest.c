@@ -451,5 +451,7 @@ void eng_drain(engine *e)
             pthread_cond_wait(&e->cv, &e->mu);
         pthread_mutex_unlock(&e->mu);
         eng_complete(e);
+        if (e->cb.on_turn)
+            e->cb.on_turn(e->cb.ctx);
     }
 }

@@ -172,7 +172,8 @@ static inline void tk_free(tk *t)
 
 static inline engine_callbacks tk_callbacks(tk *t)
 {
-    engine_callbacks cb = {t, tk_on_ack, tk_on_ops, tk_on_board, tk_on_log};
+    engine_callbacks cb = {.ctx = t, .on_ack = tk_on_ack, .on_ops = tk_on_ops,
+                           .on_board = tk_on_board, .on_log = tk_on_log};
     return cb;
 }
 

@@ -98,7 +98,7 @@ static void child_main(const char *dir, int fd, uint64_t cycle)
     g_fd = fd;
     engine_options o;
     engine_opts(&o, dir);
-    engine_callbacks cb = {NULL, child_ack, NULL, NULL, NULL};
+    engine_callbacks cb = {.on_ack = child_ack};
     engine *e;
     if (engine_open(&o, &cb, &e) != 0)
         _exit(2);

@@ -169,7 +169,7 @@ static ing_result ingest_once(int nthreads, int stroke, uint64_t nops)
     engine_options_init(&o);
     o.dir = dir;
     g->nthreads = nthreads;
-    engine_callbacks cb = {g, on_ack, NULL, NULL, NULL};
+    engine_callbacks cb = {.ctx = g, .on_ack = on_ack};
     engine *e;
     if (engine_open(&o, &cb, &e))
         abort();
@@ -261,7 +261,7 @@ static void replay_child(const char *dir, uint64_t nops)
     o.oplog.sync = OPLOG_SYNC_NONE;
     o.snap_every_ops = 0;
     o.snap_every_ms = 0;
-    engine_callbacks cb = {(void *)&acked, noop_ack, NULL, NULL, NULL};
+    engine_callbacks cb = {.ctx = (void *)&acked, .on_ack = noop_ack};
     engine *e;
     if (engine_open(&o, &cb, &e))
         _exit(2);
@@ -379,7 +379,7 @@ static void bench_memory(void)
     o.oplog.sync = OPLOG_SYNC_NONE;
     o.snap_every_ops = 0;
     o.snap_every_ms = 0;
-    engine_callbacks cb = {(void *)&acked, noop_ack, NULL, NULL, NULL};
+    engine_callbacks cb = {.ctx = (void *)&acked, .on_ack = noop_ack};
     engine *e;
     if (engine_open(&o, &cb, &e))
         abort();
