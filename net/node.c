@@ -214,6 +214,13 @@ static void node_on_ops(void *ctx, const char *board_id,
         repl_kick(r); /* new durable ops: the publisher tails the oplog */
 }
 
+static void node_on_turn(void *ctx)
+{
+    node *n = ctx;
+    if (atomic_load(&n->started) && n->hub)
+        ws_hub_on_turn(n);
+}
+
 /* The value of key=... in the engine's "key=value ..." detail (copied into
  * out, at most outsz - 1 bytes), or "" when absent. */
 static const char *detail_value(const char *detail, const char *key,
@@ -313,6 +320,7 @@ int node_open_engine(node *n)
     engine_callbacks cb = {.ctx = n,
                            .on_ack = node_on_ack,
                            .on_ops = node_on_ops,
+                           .on_turn = node_on_turn,
                            .on_log = node_on_log};
     int rc = engine_open(&o, &cb, &n->eng);
     if (rc) {

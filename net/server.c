@@ -46,14 +46,22 @@ static int server_closing_ws;
 /* Service thread only: our libev loop, or NULL (lws's poll loop). */
 static struct ev_loop *server_loop;
 
-/* One turn of the event loop. Returns lws_service's result (< 0: stop). */
-static int server_turn(struct lws_context *ctx)
+/* One turn of the event loop. Returns lws_service's result (< 0: stop).
+ * The engine is plugged during the turn's callbacks: the batches they
+ * submit wake the engine thread once, when the turn is over
+ * (engine_plug), and reach it as one group. Then the frames the turn
+ * queued (replies, acks, broadcasts) are written (ws_hub_flush). */
+static int server_turn(node *n, struct lws_context *ctx)
 {
-    if (server_loop) {
+    int rc = 0;
+    engine_plug(n->eng);
+    if (server_loop)
         ev_run(server_loop, EVRUN_ONCE);
-        return 0;
-    }
-    return lws_service(ctx, 0);
+    else
+        rc = lws_service(ctx, 0);
+    engine_unplug(n->eng);
+    ws_hub_flush(n);
+    return rc;
 }
 
 void server_signals_block(void)
@@ -336,12 +344,12 @@ int server_run(node *n)
     WBLOGF(WBLOG_INFO, "listening", WBF_STR("listen", n->cfg->listen));
 
     while (!atomic_load(&n->stopping))
-        if (server_turn(ctx) < 0)
+        if (server_turn(n, ctx) < 0)
             break;
     /* Drain: requests waiting for engine acks get their answers. */
     uint64_t deadline = rl_now_ns() + (uint64_t)SERVER_DRAIN_MS * 1000000u;
     while (http_waiting_count() > 0 && rl_now_ns() < deadline)
-        if (server_turn(ctx) < 0)
+        if (server_turn(n, ctx) < 0)
             break;
     /* Going away: every WS session gets a 1001 close frame (the client
      * resumes elsewhere or later with its version token). */
@@ -349,7 +357,7 @@ int server_run(node *n)
     lws_callback_on_writable_all_protocol(ctx, &server_protocols[1]);
     deadline = rl_now_ns() + 300u * 1000000u;
     while (rl_now_ns() < deadline)
-        if (server_turn(ctx) < 0)
+        if (server_turn(n, ctx) < 0)
             break;
     lws_sul_cancel(&tick.sul);
     WBLOGF(WBLOG_INFO, "closing connections",

@@ -46,6 +46,8 @@ typedef struct ws_pss {
     ws_sess *s;
 } ws_pss;
 
+static void lws_flush_now(void *ctx, void *handle);
+
 size_t ws_conn_size(void) { return sizeof(ws_pss); }
 
 /* ---- the hub on the node ------------------------------------------------ */
@@ -88,7 +90,8 @@ int ws_hub_create(node *n)
     }
     o.rate_ops = n->rate_conn;
     o.rl_user = n->rl_user;
-    o.tr = (ws_transport){n, lws_want_write, lws_wake, lws_joining};
+    o.tr = (ws_transport){n, lws_want_write, lws_wake, lws_joining,
+                          lws_flush_now};
     o.connected = n->m.socket_connected_users;
     o.ratelimited = n->m.ratelimited_total;
     o.errors = n->m.ws_errors_total;
@@ -127,6 +130,12 @@ void ws_hub_on_ops(node *n, const char *board_id, const wb_batch *applied,
         ws_hub_core_on_ops(n->hub, board_id, applied, encoded, len, seq);
 }
 
+void ws_hub_on_turn(node *n)
+{
+    if (n->hub)
+        ws_hub_core_turn(n->hub);
+}
+
 void ws_hub_quiesce(node *n)
 {
     if (n->hub)
@@ -137,6 +146,12 @@ void ws_hub_service(node *n)
 {
     if (n->hub)
         ws_hub_core_service(n->hub);
+}
+
+void ws_hub_flush(node *n)
+{
+    if (n->hub)
+        ws_hub_core_flush(n->hub);
 }
 
 void ws_hub_set_presence_out(node *n,
@@ -300,30 +315,65 @@ static int write_coalesced(struct lws *wsi, ws_sess *s)
     return w < (int)n ? -1 : (int)n;
 }
 
-int ws_conn_writable(node *n, struct lws *wsi, void *pss)
+/* Writes what s has queued, up to WS_TX_BUDGET bytes, while the socket
+ * takes it; asks for a writable callback for the rest. In the writable
+ * callback (direct = 0) a later piece goes only if the socket is not full
+ * (lws_send_pipe_choked, a poll(2)); outside it (direct = 1, the flush at
+ * the end of a service turn) the first write is tried at once and the
+ * next only if lws did not have to keep part of the previous one
+ * (lws_partial_buffered: lws sends that remainder before anything else,
+ * then calls us back). Returns 0 or -1 (a write failed). */
+static int write_queued(struct lws *wsi, ws_sess *s, int direct)
 {
-    ws_pss *p = pss;
-    if (!p->s)
-        return -1;
     const uint8_t *data;
     size_t len, sent, budget = WS_TX_BUDGET;
     int pieces = 0;
-    while (ws_sess_peek_part(p->s, &data, &len, &sent)) {
-        if (pieces && (budget == 0 || lws_send_pipe_choked(wsi))) {
+    while (ws_sess_peek_part(s, &data, &len, &sent)) {
+        int full = direct ? lws_partial_buffered(wsi)
+                          : pieces && lws_send_pipe_choked(wsi);
+        if (full || (pieces && budget == 0)) {
             lws_callback_on_writable(wsi);
             return 0;
         }
-        int w = write_coalesced(wsi, p->s); /* dequeues what it wrote */
+        int w = write_coalesced(wsi, s); /* dequeues what it wrote */
         if (w == 0) {
             w = write_piece(wsi, data, len, sent);
             if (w > 0)
-                ws_sess_sent(p->s, (size_t)w);
+                ws_sess_sent(s, (size_t)w);
         }
         if (w < 0)
             return -1;
         budget = budget > (size_t)w ? budget - (size_t)w : 0;
         pieces++;
     }
+    return 0;
+}
+
+/* The hub's flush (ws_transport.flush): frames queued during the service
+ * turn go out at its end, without a round through epoll for POLLOUT (two
+ * epoll_ctl calls and a loop turn per send). */
+static void lws_flush_now(void *ctx, void *handle)
+{
+    (void)ctx;
+    struct lws *wsi = handle;
+    ws_pss *p = lws_wsi_user(wsi);
+    if (!p || !p->s)
+        return;
+    if (write_queued(wsi, p->s, 1) < 0)
+        /* cannot close from here: lws closes it from its own loop */
+        lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
+int ws_conn_writable(node *n, struct lws *wsi, void *pss)
+{
+    ws_pss *p = pss;
+    if (!p->s)
+        return -1;
+    if (write_queued(wsi, p->s, 0) < 0)
+        return -1;
+    if (ws_sess_peek_part(p->s, &(const uint8_t *){0}, &(size_t){0},
+                          &(size_t){0}))
+        return 0; /* more: write_queued asked for the next callback */
     const char *reason;
     int code = ws_sess_close_code(p->s, &reason);
     if (!code)

@@ -6,7 +6,14 @@
  * Invariants:
  *  1. The engine thread touches only ev_head/ev_tail/ev_ops_pushed, under
  *     ev_mu, and calls o.tr.wake. It encodes the frame (ack or server ops)
- *     there, so the service thread only routes bytes.
+ *     there, so the service thread only routes bytes. What it makes in one
+ *     engine turn (acks, ops, welcomes) is staged (st_head, engine thread
+ *     only) and appended at the turn's end (ws_hub_core_turn, called from
+ *     the engine's on_turn) with one lock and one wake-up: the service
+ *     thread then takes the turn's events together instead of waking for
+ *     the first and racing the engine for the rest. A staged event is not
+ *     numbered yet: to the service thread it has not happened, exactly as
+ *     if the engine had not applied it yet (invariants 3 and 5 hold).
  *  2. Events are delivered in the order the engine produced them, so a
  *     session sees its acks and its room's ops in apply order.
  *  3. Ops events are numbered 1, 2, ... (ev_ops_pushed). A session joins at
@@ -120,6 +127,7 @@ void ws_hub_free(ws_hub *h)
     for (size_t i = 0; i < WS_ID_BUCKETS; i++)
         while (h->by_id[i])
             ws_sess_close(h->by_id[i]);
+    free_events(h->st_head);
     free_events(h->ev_head);
     pthread_mutex_destroy(&h->ev_mu);
     pthread_mutex_destroy(&h->wq_mu);
@@ -218,8 +226,48 @@ static void leave_room(ws_hub *h, ws_sess *s)
     free(r);
 }
 
+static void undirty(ws_hub *h, ws_sess *s)
+{
+    if (!s->dirty)
+        return;
+    if (s->dprev)
+        s->dprev->dnext = s->dnext;
+    else
+        h->dirty_head = s->dnext;
+    if (s->dnext)
+        s->dnext->dprev = s->dprev;
+    s->dprev = s->dnext = NULL;
+    s->dirty = 0;
+}
+
+void ws_hub_dirty(ws_hub *h, ws_sess *s)
+{
+    if (s->dirty)
+        return;
+    s->dirty = 1;
+    s->dprev = NULL;
+    s->dnext = h->dirty_head;
+    if (h->dirty_head)
+        h->dirty_head->dprev = s;
+    h->dirty_head = s;
+}
+
+/* Closing sessions were handed to want_write by ws_sess_start_close; the
+ * flush may close a session (the transport's error path), which takes it
+ * off the list first. */
+void ws_hub_core_flush(ws_hub *h)
+{
+    while (h->dirty_head) {
+        ws_sess *s = h->dirty_head;
+        undirty(h, s);
+        if (s->state != WS_CLOSING && h->o.tr.flush)
+            h->o.tr.flush(h->o.tr.ctx, s->handle);
+    }
+}
+
 void ws_hub_remove_sess(ws_hub *h, ws_sess *s)
 {
+    undirty(h, s);
     leave_room(h, s);
     ws_sess **pp = &h->by_id[s->id % WS_ID_BUCKETS];
     while (*pp && *pp != s)
@@ -232,26 +280,52 @@ void ws_hub_remove_sess(ws_hub *h, ws_sess *s)
 
 /* ---- events (engine thread -> service thread) --------------------------- */
 
-/* Only the push that makes the list non-empty wakes the service thread:
- * until it has taken the list (under ev_mu) that wake-up is pending, and
- * the list it takes holds every later push. One wake-up per engine turn
- * instead of one per event. */
-void ws_hub_push(ws_hub *h, ws_event *ev)
+/* Appends the list first..last (numbering its ops and welcome events) to
+ * the event list. Only the append that makes the list non-empty wakes the
+ * service thread: until it has taken the list (under ev_mu) that wake-up
+ * is pending, and the list it takes holds every later append. */
+static void append_events(ws_hub *h, ws_event *first, ws_event *last)
 {
     pthread_mutex_lock(&h->ev_mu);
-    if (ev->kind == WS_EV_OPS)
-        ev->num = ++h->ev_ops_pushed;
-    else if (ev->kind == WS_EV_WELCOME)
-        ev->num = h->ev_ops_pushed;
+    for (ws_event *ev = first; ev; ev = ev->next)
+        if (ev->kind == WS_EV_OPS)
+            ev->num = ++h->ev_ops_pushed;
+        else if (ev->kind == WS_EV_WELCOME)
+            ev->num = h->ev_ops_pushed;
     int was_empty = h->ev_head == NULL;
     if (h->ev_tail)
-        h->ev_tail->next = ev;
+        h->ev_tail->next = first;
     else
-        h->ev_head = ev;
-    h->ev_tail = ev;
+        h->ev_head = first;
+    h->ev_tail = last;
     pthread_mutex_unlock(&h->ev_mu);
     if (was_empty && h->o.tr.wake)
         h->o.tr.wake(h->o.tr.ctx);
+}
+
+/* On the engine thread the event waits for the end of the turn
+ * (invariant 1); from any other thread it goes at once. */
+void ws_hub_push(ws_hub *h, ws_event *ev)
+{
+    ev->next = NULL;
+    if (h->o.eng && engine_on_thread(h->o.eng)) {
+        if (h->st_tail)
+            h->st_tail->next = ev;
+        else
+            h->st_head = ev;
+        h->st_tail = ev;
+        return;
+    }
+    append_events(h, ev, ev);
+}
+
+void ws_hub_core_turn(ws_hub *h)
+{
+    ws_event *first = h->st_head, *last = h->st_tail;
+    if (!first)
+        return;
+    h->st_head = h->st_tail = NULL;
+    append_events(h, first, last);
 }
 
 uint64_t ws_hub_ops_pushed(ws_hub *h)

@@ -3,10 +3,11 @@
  * them, and the hand-over of engine events to the lws service thread
  * (public API, prefix ws_hub_).
  *
- * Threads. ws_hub_on_ack and ws_hub_on_ops are called by node.c's engine
- * callbacks ON THE ENGINE THREAD: they copy the event into the hub's
- * mutex-protected FIFO and wake the service loop (lws_cancel_service); they
- * never block on a connection. ws_hub_service runs on the lws service
+ * Threads. ws_hub_on_ack, ws_hub_on_ops and ws_hub_on_turn are called by
+ * node.c's engine callbacks ON THE ENGINE THREAD: the first two stage the
+ * event, ws_hub_on_turn (the end of the engine's turn) moves the turn's
+ * events into the hub's mutex-protected FIFO and wakes the service loop
+ * (lws_cancel_service) once; they never block on a connection. ws_hub_service runs on the lws service
  * thread (LWS_CALLBACK_EVENT_WAIT_CANCELLED): it drains the FIFO in order,
  * turns acks into ack frames for their connection and ops into ops frames
  * for every connection of the board's room, and asks lws for writable
@@ -38,6 +39,13 @@ void ws_hub_destroy(node *n);
 
 /* Engine thread: a WS submission (token bit 63 clear) finished. */
 void ws_hub_on_ack(node *n, uint64_t token, const engine_ack *ack);
+
+/* Service thread, at the end of every turn of the loop: frames queued
+ * during the turn are written now (ws_transport.flush). */
+void ws_hub_flush(node *n);
+
+/* Engine thread: the engine's turn is over (engine_callbacks.on_turn). */
+void ws_hub_on_turn(node *n);
 
 /* Engine thread: ops applied to board (encoded: the stamped batch as
  * logged, seq its oplog seq). */

@@ -25,7 +25,8 @@
  *
  * Threads: everything here runs on the service thread except
  * ws_hub_core_on_ack / ws_hub_core_on_ops and the welcome builder (engine
- * thread: they only append to the event list under ev_mu and call wake)
+ * thread: they stage events, which ws_hub_core_turn appends to the event
+ * list under ev_mu at the end of the engine's turn, with one wake)
  * and the welcome worker (its own thread: it only waits in engine_call).
  */
 #ifndef WB_WS_INTERNAL_H
@@ -62,6 +63,12 @@ typedef struct ws_transport {
      * are held by the session), 0 once the welcome is queued (read again;
      * the hello timeout can be lifted) */
     void (*joining)(void *ctx, void *handle, int joining);
+    /* service thread, optional: write what the session has queued NOW,
+     * outside any callback of the transport (ws_hub_core_flush, at the end
+     * of a service turn), asking for a writable callback itself for what
+     * the socket does not take. With it, a session with new frames is only
+     * marked dirty; without it, want_write is called at once. */
+    void (*flush)(void *ctx, void *handle);
 } ws_transport;
 
 typedef struct ws_hub_options {
@@ -92,7 +99,10 @@ void ws_hub_free(ws_hub *h);
  * with WB_ECLOSED). Call before the engine closes; idempotent. */
 void ws_hub_stop_worker(ws_hub *h);
 
-/* Engine thread (see ws_hub.h). */
+/* Engine thread (see ws_hub.h). Events made on the engine thread are
+ * staged and handed to the service thread by ws_hub_core_turn, which the
+ * engine's on_turn callback must call (engine_callbacks). */
+void ws_hub_core_turn(ws_hub *h);
 void ws_hub_core_on_ack(ws_hub *h, uint64_t token, const engine_ack *ack);
 void ws_hub_core_on_ops(ws_hub *h, const char *board_id,
                         const wb_batch *applied,
@@ -100,6 +110,13 @@ void ws_hub_core_on_ops(ws_hub *h, const char *board_id,
 
 /* Service thread: delivers pending events to sessions. */
 void ws_hub_core_service(ws_hub *h);
+
+/* Service thread, at the end of a turn: tr.flush for every session that
+ * was given frames since the last call (see ws_transport.flush). */
+void ws_hub_core_flush(ws_hub *h);
+
+/* Service thread: session s has frames queued (ws_sendq.c). */
+void ws_hub_dirty(ws_hub *h, ws_sess *s);
 
 /* Any thread: a server presence frame (encoded) from another node, for the
  * sessions joined to board. Copied. */
@@ -244,6 +261,8 @@ struct ws_sess {
     struct ws_room *room;
     ws_sess *rprev, *rnext; /* room list */
     ws_sess *hnext;         /* id hash chain */
+    ws_sess *dprev, *dnext; /* the hub's dirty list (dirty = 1) */
+    int dirty;
 };
 
 #define WS_ID_BUCKETS 4096u
@@ -302,6 +321,9 @@ struct ws_hub {
     pthread_mutex_t ev_mu;   /* guards the three fields below */
     ws_event *ev_head, *ev_tail;
     uint64_t ev_ops_pushed;  /* ops events numbered so far */
+    /* engine thread only: events made this engine turn, in order, not yet
+     * numbered nor visible to the service thread (ws_hub_core_turn) */
+    ws_event *st_head, *st_tail;
     /* [ev_mu] presence of local sessions, handed to replication (NULL:
      * none): ws_hub_set_presence_out */
     void (*presence_out)(void *ctx, const char *board_id,
@@ -320,6 +342,7 @@ struct ws_hub {
     uint32_t next_id;
     size_t nsess;
     ws_event *ev_rest;       /* events taken but not yet delivered */
+    ws_sess *dirty_head;     /* sessions with frames to flush (tr.flush) */
     int freeing;             /* ws_hub_free: no presence leaves */
 };
 

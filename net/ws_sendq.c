@@ -18,9 +18,13 @@
 #include "ws_frame.h"
 #include "ws_internal.h"
 
+/* A closing session always goes through the writable callback: only
+ * there can the transport close the connection after the last frame. */
 static void want_write(ws_sess *s)
 {
-    if (s->hub->o.tr.want_write)
+    if (s->hub->o.tr.flush && s->state != WS_CLOSING)
+        ws_hub_dirty(s->hub, s);
+    else if (s->hub->o.tr.want_write)
         s->hub->o.tr.want_write(s->hub->o.tr.ctx, s->handle);
 }
 

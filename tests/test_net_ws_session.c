@@ -64,6 +64,13 @@ static void fx_on_ops(void *ctx, const char *bid, const wb_batch *b,
         ws_hub_core_on_ops(f->hub, bid, b, enc, len, seq);
 }
 
+static void fx_on_turn(void *ctx)
+{
+    fx *f = ctx;
+    if (f->hub)
+        ws_hub_core_turn(f->hub);
+}
+
 static void fx_want_write(void *ctx, void *handle)
 {
     ((fx *)ctx)->writes++;
@@ -98,7 +105,8 @@ static int fx_open(fx *f, const ws_hub_options *opts, uint32_t ring_ops)
     eo.oplog.sync = OPLOG_SYNC_NONE;
     if (ring_ops)
         eo.ring_ops = ring_ops;
-    engine_callbacks cb = {.ctx = f, .on_ack = fx_on_ack, .on_ops = fx_on_ops};
+    engine_callbacks cb = {.ctx = f, .on_ack = fx_on_ack, .on_ops = fx_on_ops,
+                           .on_turn = fx_on_turn};
     int rc = engine_open(&eo, &cb, &f->eng);
     if (rc)
         return rc;
@@ -107,7 +115,10 @@ static int fx_open(fx *f, const ws_hub_options *opts, uint32_t ring_ops)
         o = *opts;
     o.eng = f->eng;
     o.keys = (jwt_keys){secret, strlen(secret), NULL, 0};
-    o.tr = (ws_transport){f, fx_want_write, fx_wake, fx_joining};
+    ws_transport tr = {f, fx_want_write, fx_wake, fx_joining, NULL};
+    if (opts && opts->tr.flush)
+        tr.flush = opts->tr.flush; /* the direct-write transport */
+    o.tr = tr;
     f->hub = ws_hub_new(&o);
     if (!f->hub)
         return WB_ENOMEM;
@@ -139,7 +150,13 @@ typedef struct client {
     int closed;       /* close code once the queue drained */
     int paused;       /* the session asked its transport to stop reading */
     int pauses;       /* how many times */
+    int flushes;      /* ws_transport.flush calls for it */
 } client;
+
+static void fx_flush(void *ctx, void *handle)
+{
+    ((client *)handle)->flushes++;
+}
 
 static void fx_joining(void *ctx, void *handle, int joining)
 {
@@ -1085,6 +1102,55 @@ static void test_slow_consumer(void)
     fx_close(&f);
 }
 
+/* With a transport that writes at the end of a service turn (tr.flush, the
+ * node's): new frames only mark a session dirty; ws_hub_core_flush calls
+ * flush once per dirty session however many frames it got; a closing
+ * session goes to want_write (only the writable callback can close) and
+ * is never flushed; a session closed while dirty leaves the list. */
+static void test_flush_dirty_list(void)
+{
+    fx f;
+    ws_hub_options o = {0};
+    o.tr.flush = fx_flush;
+    CHECK_RC(fx_open(&f, &o, 0), 0);
+    client a, b, c;
+    CHECK(join(&f, &a, "alice", JWT_ROLE_EDITOR, "b1"));
+    CHECK(join(&f, &b, "bob", JWT_ROLE_VIEWER, "b1"));
+    CHECK(join(&f, &c, "carol", JWT_ROLE_VIEWER, "b1"));
+    ws_hub_core_flush(f.hub);
+    CHECK_EQ_INT(a.flushes, 1); /* its welcome */
+    a.flushes = b.flushes = c.flushes = 0;
+    int writes = f.writes;
+    CHECK_RC(send_rects(&a, "b1", 100, 2, "r", 10), 0);
+    CHECK_RC(send_rects(&a, "b1", 200, 2, "q", 10), 0);
+    CHECK(pump_until(&f, &a, WS_ACK, 2));
+    CHECK(pump_until(&f, &b, WS_SOPS, 2));
+    CHECK_EQ_INT(f.writes, writes); /* no writable callback asked for */
+    CHECK_EQ_INT(a.flushes + b.flushes, 0);
+    ws_hub_core_flush(f.hub);
+    CHECK_EQ_INT(a.flushes, 1);
+    CHECK_EQ_INT(b.flushes, 1);
+    CHECK_EQ_INT(c.flushes, 1);
+    ws_hub_core_flush(f.hub);
+    CHECK_EQ_INT(a.flushes + b.flushes + c.flushes, 3);
+    /* dirty, then a fatal error: want_write, and no flush */
+    CHECK_RC(send_rects(&a, "b1", 300, 1, "p", 10), 0);
+    CHECK(pump_until(&f, &b, WS_SOPS, 3));
+    ws_sess_error(b.s, WS_CODE_INTERNAL, WS_CLOSE_INTERNAL, "test");
+    CHECK(f.writes > writes);
+    /* c is dirty too, and goes away before the flush */
+    ws_sess_close(c.s);
+    c.s = NULL;
+    ws_hub_core_flush(f.hub);
+    CHECK_EQ_INT(a.flushes, 2);
+    CHECK_EQ_INT(b.flushes, 1);
+    CHECK_EQ_INT(c.flushes, 1);
+    cl_free(&a);
+    cl_free(&b);
+    cl_free(&c);
+    fx_close(&f);
+}
+
 static void test_origin(void)
 {
     CHECK(ws_origin_allowed(NULL, "wb.example.com", ""));
@@ -1347,6 +1413,7 @@ int main(void)
     WB_RUN(test_presence_leave);
     WB_RUN(test_presence_colours);
     WB_RUN(test_slow_consumer);
+    WB_RUN(test_flush_dirty_list);
     WB_RUN(test_origin);
     WB_RUN(test_welcome_async_large_board);
     WB_RUN(test_welcome_cache);

@@ -6,7 +6,9 @@
  * shared frame buffers, and the node's write strategy of net/ws_conn.c:
  * queued small frames framed together and written in one raw lws_write,
  * several writes per writable callback while the socket takes them, up to
- * WS_TX_BUDGET bytes; its event loop: a libev loop of our own on epoll
+ * WS_TX_BUDGET bytes, and frames queued during a service turn written at
+ * its end, outside any callback, with a writable callback asked for only
+ * when the socket does not take them all; its event loop: a libev loop of our own on epoll
  * given to lws as a foreign loop, turned once per service turn, or lws's
  * poll(2) loop with WB_LWS_POLL=1 or without the plugin, as net/server.c)
  * with no storage, no engine, no board model and no token check:
@@ -61,6 +63,8 @@ typedef struct pss {
     qnode *head, *tail;
     size_t queued;
     int kill;
+    int dirty;               /* on the dirty list: frames to flush */
+    struct pss *dprev, *dnext;
     int inmsg; /* inside a message that arrives in pieces */
     uint8_t *rx;
     size_t rxlen, rxcap;
@@ -73,6 +77,7 @@ typedef struct room {
 } room;
 
 static room *rooms;
+static pss *dirty_head; /* connections given frames this service turn */
 static uint64_t relay_seq;
 static volatile sig_atomic_t relay_stop;
 
@@ -90,6 +95,31 @@ static void rbuf_unref(rbuf *b)
 {
     if (b && --b->refs <= 0)
         free(b);
+}
+
+static void mark_dirty(pss *p)
+{
+    if (p->dirty)
+        return;
+    p->dirty = 1;
+    p->dprev = NULL;
+    p->dnext = dirty_head;
+    if (dirty_head)
+        dirty_head->dprev = p;
+    dirty_head = p;
+}
+
+static void undirty(pss *p)
+{
+    if (!p->dirty)
+        return;
+    if (p->dprev)
+        p->dprev->dnext = p->dnext;
+    else
+        dirty_head = p->dnext;
+    if (p->dnext)
+        p->dnext->dprev = p->dprev;
+    p->dirty = 0;
 }
 
 static void enqueue(pss *p, rbuf *b)
@@ -115,7 +145,7 @@ static void enqueue(pss *p, rbuf *b)
         p->head = q;
     p->tail = q;
     p->queued += b->len;
-    lws_callback_on_writable(p->wsi);
+    mark_dirty(p); /* written at the end of the turn (flush_dirty) */
 }
 
 static uint8_t *put_uvar(uint8_t *o, uint64_t v)
@@ -353,6 +383,49 @@ static int write_coalesced(struct lws *wsi, pss *p)
     return w < (int)n ? -1 : (int)n;
 }
 
+/* Writes p's queue as the node's write_queued (net/ws_conn.c) does: in
+ * the writable callback (direct = 0) a later piece only if the socket is
+ * not full; at the end of a turn (direct = 1) while lws kept nothing back.
+ * Returns 0 or -1. */
+static int write_queued(struct lws *wsi, pss *p, int direct)
+{
+    size_t budget = WS_TX_BUDGET;
+    int pieces = 0;
+    while (p->head) {
+        int full = direct ? lws_partial_buffered(wsi)
+                          : pieces && lws_send_pipe_choked(wsi);
+        if (full || (pieces && budget == 0)) {
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
+        int w = write_coalesced(wsi, p);
+        if (w == 0) { /* a large frame: on its own */
+            rbuf *b = pop(p);
+            w = lws_write(wsi, b->data + LWS_PRE, b->len, LWS_WRITE_BINARY);
+            int short_write = w < (int)b->len;
+            rbuf_unref(b);
+            if (short_write)
+                return -1;
+        }
+        if (w < 0)
+            return -1;
+        budget = budget > (size_t)w ? budget - (size_t)w : 0;
+        pieces++;
+    }
+    return 0;
+}
+
+static void flush_dirty(void)
+{
+    while (dirty_head) {
+        pss *p = dirty_head;
+        undirty(p);
+        if (!p->kill && write_queued(p->wsi, p, 1) < 0)
+            lws_set_timeout(p->wsi, PENDING_TIMEOUT_CLOSE_SEND,
+                            LWS_TO_KILL_ASYNC);
+    }
+}
+
 static int relay_ws(struct lws *wsi, enum lws_callback_reasons reason,
                     void *user, void *in, size_t len)
 {
@@ -401,30 +474,10 @@ static int relay_ws(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_SERVER_WRITEABLE: {
         if (p->kill || relay_stop)
             return -1;
-        size_t budget = WS_TX_BUDGET;
-        int pieces = 0;
-        while (p->head) {
-            if (pieces && (budget == 0 || lws_send_pipe_choked(wsi))) {
-                lws_callback_on_writable(wsi);
-                return 0;
-            }
-            int w = write_coalesced(wsi, p);
-            if (w == 0) { /* a large frame: on its own */
-                rbuf *b = pop(p);
-                w = lws_write(wsi, b->data + LWS_PRE, b->len, LWS_WRITE_BINARY);
-                int short_write = w < (int)b->len;
-                rbuf_unref(b);
-                if (short_write)
-                    return -1;
-            }
-            if (w < 0)
-                return -1;
-            budget = budget > (size_t)w ? budget - (size_t)w : 0;
-            pieces++;
-        }
-        return 0;
+        return write_queued(wsi, p, 0);
     }
     case LWS_CALLBACK_CLOSED:
+        undirty(p);
         room_leave(p);
         while (p->head) {
             qnode *q = p->head;
@@ -529,6 +582,7 @@ int main(int argc, char **argv)
             ev_run(loop, EVRUN_ONCE);
         else if (lws_service(ctx, 0) < 0)
             break;
+        flush_dirty();
     }
     lws_sul_cancel(&t.sul);
     lws_context_destroy(ctx);
