@@ -328,6 +328,22 @@ static void tick_connect(wbl_worker *w, uint64_t now, int join_mode)
 /* Sends what is due. Runs in RUN and DRAIN (a late tick still owes the
  * slots before t_end: sent, or counted as missed). Sets w->slots_done once
  * no client has a slot left. */
+/* Every op slot of c before the end of the run that was not sent is
+ * missed: a client that is not joined (closed, failed) misses its slots as
+ * they come, and when the worker stops scheduling (slots_done) whatever is
+ * left is counted, so sent + missed is always the whole schedule. */
+static void miss_rest(wbl_worker *w, wbl_client *c, uint64_t until)
+{
+    const wbl_run *r = w->run;
+    if (!c->writer || !c->interval_us)
+        return;
+    while (c->next_us <= until && c->next_us < r->t_end_us &&
+           (!c->max_ops || c->nsent < c->max_ops)) {
+        c->next_us += c->interval_us;
+        w->st.ops_missed++;
+    }
+}
+
 static void tick_run(wbl_worker *w, uint64_t now)
 {
     const wbl_run *r = w->run;
@@ -336,8 +352,12 @@ static void tick_run(wbl_worker *w, uint64_t now)
     int left = 0;
     for (uint32_t i = 0; i < w->nclients; i++) {
         wbl_client *c = w->clients[i];
-        if (c->state != WBL_C_JOINED)
+        if (c->state != WBL_C_JOINED) {
+            miss_rest(w, c, now);
+            if (c->writer && c->interval_us && c->next_us < r->t_end_us)
+                left = 1;
             continue;
+        }
         if (c->writer && c->interval_us) {
             while (c->next_us <= now && c->next_us < r->t_end_us &&
                    (!c->max_ops || c->nsent < c->max_ops)) {
@@ -377,8 +397,11 @@ static void tick_run(wbl_worker *w, uint64_t now)
                 left = 1;
         }
     }
-    if (!left || now >= r->t_end_us + WBL_MAX_LAG_US)
+    if (!left || now >= r->t_end_us + WBL_MAX_LAG_US) {
+        for (uint32_t i = 0; i < w->nclients; i++)
+            miss_rest(w, w->clients[i], UINT64_MAX);
         w->slots_done = 1;
+    }
 }
 
 static void tick_close(wbl_worker *w)
