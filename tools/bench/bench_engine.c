@@ -480,7 +480,8 @@ static void bench_memory(void)
 
 int main(void)
 {
-    quick = getenv("BENCH_QUICK") != NULL;
+    const char *q = getenv("BENCH_QUICK");
+    quick = q && *q && strcmp(q, "0") != 0; /* as the other benchmarks */
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("bench_engine%s\n", quick ? " (quick)" : "");
     bench_ingest();
