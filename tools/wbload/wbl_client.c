@@ -40,7 +40,9 @@ static const struct lws_protocols wbl_protocols[];
 
 /* ---- send queue ---------------------------------------------------------- */
 
-static int q_push(wbl_client *c, wbl_buf *b)
+/* Queues b (owned); with ask, asks for a writable callback (tick_run
+ * does not: it flushes the client itself, q_flush). */
+static int q_add(wbl_client *c, wbl_buf *b, int ask)
 {
     if (!b)
         return -1;
@@ -50,9 +52,36 @@ static int q_push(wbl_client *c, wbl_buf *b)
     }
     c->q[(c->qhead + c->qlen) % WBL_QCAP] = b;
     c->qlen++;
-    if (c->wsi)
+    if (ask && c->wsi)
         lws_callback_on_writable(c->wsi);
     return 0;
+}
+
+static int q_push(wbl_client *c, wbl_buf *b) { return q_add(c, b, 1); }
+
+/* Writes c's queued frames now (tick_run: the worker's service thread,
+ * outside c's own callbacks) while lws keeps nothing back, instead of one
+ * writable callback per frame (each an epoll_ctl to add POLLOUT, one to
+ * remove it, and a loop turn); what is left goes through the callback.
+ * As the node and wb-relay write (net/ws_conn.c). */
+static void q_flush(wbl_client *c)
+{
+    while (c->qlen && c->wsi && !lws_partial_buffered(c->wsi)) {
+        wbl_buf *b = c->q[c->qhead];
+        c->qhead = (c->qhead + 1) % WBL_QCAP;
+        c->qlen--;
+        int n = lws_write(c->wsi, b->data + LWS_PRE, b->len, LWS_WRITE_BINARY);
+        c->w->st.bytes_out += b->len;
+        int bad = n < (int)b->len;
+        free(b);
+        if (bad) { /* lws closes it from its loop: CLIENT_CLOSED counts it */
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND,
+                            LWS_TO_KILL_ASYNC);
+            return;
+        }
+    }
+    if (c->qlen && c->wsi)
+        lws_callback_on_writable(c->wsi);
 }
 
 static void q_clear(wbl_client *c)
@@ -367,7 +396,7 @@ static void tick_run(wbl_worker *w, uint64_t now)
                     w->st.ops_missed++;
                     continue;
                 }
-                if (q_push(c, wbl_frame_op(r, c, slot, c->nsent))) {
+                if (q_add(c, wbl_frame_op(r, c, slot, c->nsent), 0)) {
                     w->st.ops_missed++;
                     continue;
                 }
@@ -386,7 +415,7 @@ static void tick_run(wbl_worker *w, uint64_t now)
                 uint64_t slot = c->pres_next_us;
                 c->pres_next_us += c->pres_interval_us;
                 if (now - slot > WBL_MAX_LAG_US || c->qlen >= WBL_QCAP ||
-                    q_push(c, wbl_frame_presence(slot)))
+                    q_add(c, wbl_frame_presence(slot), 0))
                     continue;
                 w->st.presence_sent++;
                 uint32_t rs = atomic_load_explicit(&r->room_size[c->room],
@@ -396,6 +425,7 @@ static void tick_run(wbl_worker *w, uint64_t now)
             if (c->pres_next_us < r->t_end_us)
                 left = 1;
         }
+        q_flush(c);
     }
     if (!left || now >= r->t_end_us + WBL_MAX_LAG_US) {
         for (uint32_t i = 0; i < w->nclients; i++)
