@@ -15,8 +15,10 @@ names (and checked by `promtool check metrics` when installed; the fsync
 histogram counts each durable batch), SIGTERM under load (exit 0, nothing
 acked lost), and a SIGKILL loop (>= 20 cycles) after which every acked op
 is present; WebSocket upgrade
-only on /ws, and a 1001 close frame to open sessions at shutdown; TLS
-with a self-signed certificate.
+only on /ws, and a 1001 close frame to open sessions at shutdown; a
+WebSocket reader that stops reading (small TCP window) closed with 4010
+as a slow consumer while another reader of the board gets every
+broadcast; TLS with a self-signed certificate.
 """
 import atexit
 import base64
@@ -260,11 +262,16 @@ def promtool_check(text):
           % (p.returncode, out[:2000]))
 
 
-def ws_open(port, path="/ws"):
-    """A raw WebSocket handshake (RFC 6455) with subprotocol wb.v1.
-    Returns (socket, status line)."""
+def ws_open(port, path="/ws", rcvbuf=0):
+    """A raw WebSocket handshake (RFC 6455) with subprotocol wb.v1; rcvbuf:
+    a small receive buffer (set before connecting, so the TCP window stays
+    small). Returns (socket, status line)."""
     key = base64.b64encode(os.urandom(16)).decode()
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s = socket.socket()
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(10)
+    s.connect(("127.0.0.1", port))
     s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
                "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wb.v1\r\n\r\n"
@@ -322,6 +329,25 @@ def ws_send_binary(s, payload):
     head = bytes([0x82]) + (bytes([0x80 | n]) if n < 126 else
                             bytes([0x80 | 126]) + n.to_bytes(2, "big"))
     s.sendall(head + mask + bytes(c ^ mask[i % 4] for i, c in enumerate(payload)))
+
+
+class WsReader:
+    """Reads server frames (unmasked, unfragmented: the node's small
+    frames) from s into (opcode, payload) pairs."""
+
+    def __init__(self, s):
+        self.s, self.buf = s, b""
+
+    def frame(self, timeout=30):
+        self.s.settimeout(timeout)
+        while len(self.buf) < 2 or len(self.buf) < ws_frame_len(self.buf):
+            chunk = self.s.recv(65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        n = ws_frame_len(self.buf)
+        fr, self.buf = self.buf[:n], self.buf[n:]
+        return fr[0] & 0x0f, fr[n - ws_payload_len(fr):]
 
 
 def ws_hello(token, board):
@@ -715,6 +741,90 @@ if node.proc.poll() is None:
 rc = node.term(timeout=10, send=False)
 check(rc in (0, 1), "double SIGTERM exit status %r" % rc)
 print("double SIGTERM: exit status %r" % rc, flush=True)
+# ---- a WebSocket client that stops reading is closed as a slow consumer
+# (4010) once its queue passes ws-sendq-max (1 MiB here), while a reader of the same
+# board gets every broadcast and the node stays responsive. Frames go out
+# at the end of the service turn; what the socket does not take waits in
+# lws and in the session's queue (net/ws_conn.c).
+node = Node({"WB_WS_SENDQ_MAX": "1048576"})
+U = node.url
+st, b = curl(U + "/api/v1/boards", "POST", TOK, '{"title":"Slow"}')
+check(st == 201, "slow board: %s %r" % (st, b))
+SB = b.get("id", "")
+slow, _ = ws_open(node.port, rcvbuf=4096)
+fast, _ = ws_open(node.port)
+for s in (slow, fast):
+    ws_send_binary(s, ws_hello(TOK, SB))
+slow_r, fast_r = WsReader(slow), WsReader(fast)
+for name, r in (("slow", slow_r), ("fast", fast_r)):
+    f = r.frame()
+    check(f is not None and f[1][:1] == bytes([0x81]), "%s: no welcome: %r"
+          % (name, f and f[1][:1]))
+fast_ops = [0]
+fast_end = [None]
+
+
+def read_fast():
+    while True:
+        try:
+            f = fast_r.frame(timeout=60)
+        except OSError:
+            return
+        if f is None or f[0] == 0x8:
+            fast_end[0] = f
+            return
+        if f[1][:1] == bytes([0x82]):
+            fast_ops[0] += 1
+
+
+rt = threading.Thread(target=read_fast, daemon=True)
+rt.start()
+# NB batches of 4 text elements of 12 KB: about 19 MB of broadcasts, far
+# past 1 MiB plus what the sockets can buffer (the server's send buffer
+# grows to tcp_wmem's maximum, 4 MiB by default)
+NB = 400
+posted = 0
+for i in range(NB):
+    body = json.dumps([{"op": "upsert", "id": "s%d-%d" % (i, k), "type": "text",
+                        "props": {"text": "x" * 12000}} for k in range(4)])
+    st, r = curl(U + "/api/v1/boards/%s/ops" % SB, "POST", TOK, body)
+    posted += st == 200
+check(posted == NB, "slow-reader phase: %d of %d batches acked" % (posted, NB))
+deadline = time.monotonic() + 30
+while fast_ops[0] < NB and time.monotonic() < deadline:
+    time.sleep(0.05)
+check(fast_ops[0] == NB, "fast reader got %d of %d broadcasts" % (fast_ops[0], NB))
+st, text = curl(U + "/metrics")
+types, samples = parse_metrics(text if isinstance(text, str) else "")
+sc = [v for (n, lb, v) in samples
+      if n == "rate_limited_total" and lb.get("kind") == "slow_consumer"]
+check(sc and sc[0] == 1, "rate_limited_total{kind=slow_consumer}: %r" % sc)
+# it reads what was sent before the close, then the close frame
+code, got = None, 0
+while True:
+    try:
+        f = slow_r.frame(timeout=30)
+    except OSError:
+        break
+    if f is None:
+        break
+    if f[0] == 0x8:
+        code = int.from_bytes(f[1][:2], "big") if len(f[1]) >= 2 else 1005
+        break
+    got += f[1][:1] == bytes([0x82])
+check(code == 4010 and got < NB, "slow reader close code %r (want 4010) after "
+      "%d of %d broadcasts" % (code, got, NB))
+st, r = curl(U + "/healthz")
+check(st == 200, "healthz after the slow reader: %s" % st)
+check(fast_end[0] is None and rt.is_alive(), "fast reader was closed: %r"
+      % (fast_end[0],))
+fast.close()
+slow.close()
+print("slow reader: closed 4010, fast reader got all %d broadcasts" % fast_ops[0],
+      flush=True)
+rc = node.term()
+check(rc == 0, "SIGTERM after the slow reader: %r" % rc)
+
 node = Node()
 st, els = board_elements(node.url, TOK, BID)
 check(els is not None and "rm0" in els and "e1" in els,
