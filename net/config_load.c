@@ -267,6 +267,16 @@ int cfg_validate(const cfg *c, char *err, size_t errlen)
         cfg_errf(err, errlen, "JWT_SECRET_PREVIOUS equals JWT_SECRET");
         return WB_EINVAL;
     }
+    /* A broadcast of a batch as large as --max-frame (plus its stamps)
+     * must fit in a client's queue, or every reader of it is closed as a
+     * slow consumer however fast it reads. */
+    if (c->ws_sendq_max < 2 * c->max_frame) {
+        cfg_errf(err, errlen, "--ws-sendq-max (%llu) must be at least twice "
+                              "--max-frame (%llu)",
+                 (unsigned long long)c->ws_sendq_max,
+                 (unsigned long long)c->max_frame);
+        return WB_EINVAL;
+    }
     return 0;
 }
 

@@ -773,7 +773,7 @@ print("double SIGTERM: exit status %r" % rc, flush=True)
 # board gets every broadcast and the node stays responsive. Frames go out
 # at the end of the service turn; what the socket does not take waits in
 # lws and in the session's queue (net/ws_conn.c).
-node = Node({"WB_WS_SENDQ_MAX": "1048576"})
+node = Node({"WB_WS_SENDQ_MAX": "1048576", "WB_MAX_FRAME": "262144"})
 U = node.url
 st, b = curl(U + "/api/v1/boards", "POST", TOK, '{"title":"Slow"}')
 check(st == 201, "slow board: %s %r" % (st, b))

@@ -410,6 +410,14 @@ static void test_cross_checks(void)
 {
     clear_env();
     cfg c;
+    const char *small_q[] = {"--ws-sendq-max", "1MiB", NULL};
+    CHECK_RC(load(&c, small_q), WB_EINVAL);
+    CHECK_ERR_HAS("twice --max-frame");
+    cfg_free(&c);
+    const char *small_both[] = {"--ws-sendq-max", "1MiB", "--max-frame",
+                                "512KiB", NULL};
+    CHECK_OK(load(&c, small_both));
+    cfg_free(&c);
     const char *cert_only[] = {"--tls-cert", "/c.pem", NULL};
     CHECK_RC(load(&c, cert_only), WB_EINVAL);
     CHECK_ERR_HAS("--tls-key");
