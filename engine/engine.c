@@ -160,6 +160,7 @@ static void *eng_main(void *arg)
         while (turn && n < ENG_TURN_MAX && eng_queue_pop(&e->q, &turn[n]))
             n++;
         atomic_store(&e->st_qlen, e->q.n);
+        atomic_fetch_add(&e->st_turns, 1);
         eng_snap_job *done = e->snap_done;
         e->snap_done = NULL;
         e->wake = 0;
@@ -563,6 +564,7 @@ void engine_get_stats(engine *e, engine_stats *s)
 {
     memset(s, 0, sizeof *s);
     s->queue_len = atomic_load(&e->st_qlen);
+    s->turns = atomic_load(&e->st_turns);
     oplog_stats os;
     oplog_get_stats(e->log, &os);
     s->oplog_queue = os.queue_records;

@@ -219,6 +219,9 @@ int engine_compact(engine *e);
 
 typedef struct engine_stats {
     uint64_t queue_len;          /* submissions waiting */
+    uint64_t turns;              /* times the engine thread woke and took
+                                    its queue (ticks included): submissions
+                                    per turn is how well plugging batches */
     uint64_t oplog_queue;        /* records in the oplog queue */
     uint64_t submitted;          /* batches accepted by engine_submit* */
     uint64_t ops_applied;        /* ops applied (local + remote + replay) */

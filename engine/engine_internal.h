@@ -283,7 +283,7 @@ struct engine {
     _Atomic uint64_t st_submitted, st_applied, st_rejected, st_dup,
         st_rdup, st_loaded, st_evicted, st_mem, st_snaps, st_snap_err,
         st_snap_sum, st_snap_last, st_snap_enc_last, st_recovery_ns,
-        st_recovery_records, st_applied_seq, st_clean, st_qlen;
+        st_recovery_records, st_applied_seq, st_clean, st_qlen, st_turns;
     _Atomic uint64_t st_rlost; /* remote ops whose append failed */
     /* groups handed to the oplog / completed by it (either way); they
      * complete in append order. engine_flush waits on these. */
