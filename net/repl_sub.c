@@ -227,8 +227,16 @@ static uint64_t field_u64(const redisReply *fields, const char *name)
                                               : 0;
 }
 
-static int submit_one(repl *r, const uint8_t *p, uint32_t len, int force)
+typedef struct submit_ctx {
+    repl *r;
+    int force;
+    uint64_t origin; /* the entry's "o" */
+    uint64_t maxq;   /* highest oseq of origin's ops submitted from it */
+} submit_ctx;
+
+static int submit_one(submit_ctx *c, const uint8_t *p, uint32_t len)
 {
+    repl *r = c->r;
     wb_batch *b;
     int rc = codec_decode_batch(p, len, &b);
     if (rc) {
@@ -237,10 +245,15 @@ static int submit_one(repl *r, const uint8_t *p, uint32_t len, int force)
         return 0;
     }
     uint32_t nops = b->nops;
+    uint64_t maxq = 0;
+    for (uint32_t i = 0; i < nops; i++)
+        if (b->ops[i].has_stamp && b->ops[i].stamp.node == c->origin &&
+            b->ops[i].stamp.oseq > maxq)
+            maxq = b->ops[i].stamp.oseq;
     rc = WB_ECLOSED; /* stopping before the first try: not submitted */
     for (int tries = 0; tries < 20000 && !atomic_load(&r->stop); tries++) {
-        rc = force ? engine_submit_remote_force(r->eng, b)
-                   : engine_submit_remote(r->eng, b);
+        rc = c->force ? engine_submit_remote_force(r->eng, b)
+                      : engine_submit_remote(r->eng, b);
         if (rc != WB_EAGAIN)
             break;
         struct timespec ts = {0, 500000};
@@ -250,31 +263,27 @@ static int submit_one(repl *r, const uint8_t *p, uint32_t len, int force)
         codec_batch_free(b);
         return rc;
     }
+    if (maxq > c->maxq)
+        c->maxq = maxq;
     metrics_add(r->m_applied, nops);
     return 0;
 }
 
-typedef struct submit_ctx {
-    repl *r;
-    int force;
-} submit_ctx;
-
 static int submit_cb(void *arg, const uint8_t *rec, uint32_t len)
 {
-    submit_ctx *c = arg;
-    int rc = submit_one(c->r, rec, len, c->force);
+    int rc = submit_one(arg, rec, len);
     return rc ? -1 : 0; /* -1: the engine refused (not a framing code) */
 }
 
-/* The records of one entry. 0, or -1: the engine refused a record (entry
- * not consumed; what it took before is dropped as a duplicate next time).
- * A record cut short is logged and the entry consumed: the bytes will not
- * change on a second read. */
-static int submit_records(repl *r, const redisReply *blob, int force)
+/* The records of one entry; c->maxq receives the highest oseq of the
+ * entry's origin among the ops submitted. 0, or -1: the engine refused a
+ * record (entry not consumed; what it took before is dropped as a
+ * duplicate next time). A record cut short is logged and the entry
+ * consumed: the bytes will not change on a second read. */
+static int submit_records(submit_ctx *c, const redisReply *blob)
 {
-    submit_ctx c = {r, force};
     int rc = repl_entry_records((const uint8_t *)blob->str, blob->len,
-                                submit_cb, &c, NULL);
+                                submit_cb, c, NULL);
     if (rc == -1)
         return -1;
     if (rc)
@@ -325,19 +334,33 @@ static int sub_entry(sub *S, int i, const redisReply *e)
     uint64_t origin = f->type == REDIS_REPLY_ARRAY ? field_u64(f, "o") : 0;
     if (origin && origin != r->self) {
         uint64_t q = field_u64(f, "q"), prev = field_u64(f, "p");
-        uint64_t *seen = seen_slot(s, origin, 1);
+        uint64_t *seen = seen_slot(s, origin, 0);
         if (seen && *seen && prev > *seen) {
             gap_found(S, i, "entries of an origin are missing", origin);
             return 1;
         }
         const redisReply *blob = field(f, "r");
-        int force = s->forcing && id_cmp(id, s->force_until) <= 0;
-        if (blob && blob->type == REDIS_REPLY_STRING &&
-            submit_records(r, blob, force))
+        submit_ctx c = {r, s->forcing && id_cmp(id, s->force_until) <= 0,
+                        origin, 0};
+        if (blob && blob->type == REDIS_REPLY_STRING && submit_records(&c, blob))
             return -1;
-        if (seen && q > *seen)
-            *seen = q;
-        peer_update(r, origin, q, (int64_t)field_u64(f, "t"));
+        /* "seen" advances by what the entry's ops say, not by its q: a q
+         * above them (a foreign writer, a bug) would hide later gaps of
+         * this origin, and an entry whose ops were all undecodable adds
+         * nothing (the next entry's p then shows the loss). */
+        if (q != c.maxq)
+            WBLOGF(WBLOG_WARN,
+                   "replication: stream entry's q does not match its ops; "
+                   "using the ops'",
+                   WBF_INT("shard", i), WBF_UINT("origin", origin),
+                   WBF_UINT("q", q), WBF_UINT("ops_max_oseq", c.maxq));
+        if (c.maxq) {
+            if (!seen)
+                seen = seen_slot(s, origin, 1);
+            if (seen && c.maxq > *seen)
+                *seen = c.maxq;
+            peer_update(r, origin, c.maxq, (int64_t)field_u64(f, "t"));
+        }
     }
     s->cur = id;
     s->dirty = 1;

@@ -24,7 +24,8 @@ Scenarios (docs/replication.md; the issue's tests 1-6):
   corrupt   stream entries, metadata and heartbeats no node wrote (cut
             and oversized record lengths, bytes that are no batch, board
             ids that are no ids, bad JSON): each is logged and skipped,
-            the node stays up and replication goes on past them.
+            the node stays up and replication goes on past them; an
+            entry whose q is above its ops does not hide a later gap.
 Prints "FAIL: ..." per failed check; exits with the number of failures.
 """
 import atexit
@@ -643,6 +644,30 @@ def sc_corrupt():
     for nd in nodes:
         check(nd.metric("replication_gap_total") == 0,
               "node %d reports a gap" % nd.idx)
+    # An entry of a real origin (node 1) whose q is far above its ops must
+    # not raise what node 2 has seen of node 1: a later entry whose p shows
+    # lost entries (p = 10^6, below that forged q) is still a gap, repaired
+    # from node 1.
+    for shard in range(4):
+        resp(redis.port, "XADD", "wb:ops:%d" % shard, "*", "o", "101",
+             "t", "0", "q", str(10 ** 15), "p", "0", "r", b"")
+        resp(redis.port, "XADD", "wb:ops:%d" % shard, "*", "o", "101",
+             "t", "0", "q", str(2 * 10 ** 6), "p", str(10 ** 6), "r", b"")
+    wait_for(lambda: nodes[1].log_has("stream entry's q does not match its "
+                                      "ops"), 20,
+             "node 2 to log the entry whose q does not match its ops")
+    wait_for(lambda: (nodes[1].metric("replication_gap_total") or 0) >= 1, 20,
+             "node 2 to see the gap behind the forged q")
+    wait_for(lambda: nodes[1].log_has("replication gap repaired"), 30,
+             "node 2 to repair the gap")
+    check(nodes[0].metric("replication_gap_total") == 0,
+          "node 1 reports a gap for its own entries")
+    w = Writers(nodes, token, boards, per_node=1)
+    w.start()
+    time.sleep(1)
+    w.finish()
+    check_converged(nodes, token, boards, w.acked, what="after the repair")
+    for nd in nodes:
         nd.term()
         check(nd.proc.returncode == 0, "node %d exit %s" % (nd.idx,
                                                          nd.proc.returncode))
