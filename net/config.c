@@ -130,6 +130,11 @@ static const cfg_setting settings[] = {
      "Bytes queued for one WebSocket client (its welcome not counted) "
      "before it is closed as a slow consumer (4010); presence is dropped "
      "above half of it."},
+    {"request-timeout", "WB_REQUEST_TIMEOUT", CFG_DURATION,
+     F(request_timeout_ms), "30s", 1000, 3600 * 1000LL, NULL, 0, NULL,
+     "A REST request still waiting for the engine (its ops not durable yet) "
+     "or a worker after this long is answered 504; its ops may still "
+     "become durable: resend with the same clientOpId."},
     {"presence-rate", "WB_PRESENCE_RATE", CFG_INT, F(presence_rate), "20", 1,
      1000, NULL, 0, NULL,
      "Presence frames per second per WebSocket connection (burst the same); "

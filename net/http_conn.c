@@ -9,9 +9,10 @@
  *  - the body never grows past the cap (cfg max-frame): a Content-Length
  *    over it is refused before any byte is read (413), a chunked body that
  *    crosses it is refused when it does;
- *  - a waiting request is on the wait list until its ack is taken or its
- *    connection closes (then the waiter is cancelled; the ops may still
- *    become durable, the client just does not hear it).
+ *  - a waiting request is on the wait list until its ack is taken, its
+ *    connection closes or it has waited --request-timeout (answered 504);
+ *    in the last two cases the waiter is cancelled: the ops may still
+ *    become durable, the client just does not hear it.
  *
  * The wait list is process-wide: one server per process.
  */
@@ -81,6 +82,35 @@ void http_service_waiters(node *n)
     }
 }
 
+size_t http_expire_waiters(node *n, uint64_t now_ns)
+{
+    uint64_t limit = (uint64_t)n->cfg->request_timeout_ms * 1000000u;
+    size_t expired = 0;
+    http_req *r = http_wait_head;
+    while (r) {
+        http_req *next = r->wait_next;
+        if (now_ns - r->started_ns > limit) {
+            node_rest_cancel(n, r->token);
+            http_wait_remove(r);
+            WBLOGF(WBLOG_WARN, "request timed out waiting for the engine",
+                   WBF_STR("path", r->path), WBF_BOARD(r->board),
+                   WBF_USER(r->user),
+                   WBF_DBL("seconds",
+                           (double)(now_ns - r->started_ns) / 1e9));
+            http_error(r, 504, r->job ? "not answered in time"
+                                      : "not acknowledged in time: the ops "
+                                        "may still become durable; resend "
+                                        "with the same clientOpId");
+            if (!r->job)
+                http_trace_end(r, "op.apply", r->nops);
+            lws_callback_on_writable(r->wsi);
+            expired++;
+        }
+        r = next;
+    }
+    return expired;
+}
+
 void http_wait_start(http_req *r)
 {
     http_wait_add(r);
@@ -121,6 +151,7 @@ static const char *http_error_code(int status)
     case 413: return "too_large";
     case 429: return "rate_limited";
     case 503: return "unavailable";
+    case 504: return "timeout";
     default: return "internal";
     }
 }

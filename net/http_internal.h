@@ -68,6 +68,11 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 /* Engine acks arrived (EVENT_WAIT_CANCELLED): complete waiting requests. */
 void http_service_waiters(node *n);
 
+/* Answers 504 to the requests that have waited longer than
+ * cfg->request_timeout_ms (their waiters are cancelled: a late ack is
+ * dropped). Called by the 1 s housekeeping timer. Returns how many. */
+size_t http_expire_waiters(node *n, uint64_t now_ns);
+
 /* Number of requests still waiting for an ack (shutdown drains them). */
 size_t http_waiting_count(void);
 

@@ -311,6 +311,7 @@ static void node_engine_options(const node *n, engine_options *o)
         o->limits.max_elements = (uint32_t)c->max_elements;
     if (c->max_board_bytes > 0)
         o->limits.max_bytes = (uint64_t)c->max_board_bytes;
+    o->oplog.io = node_fault_io();
 }
 
 int node_open_engine(node *n)

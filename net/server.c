@@ -192,6 +192,7 @@ static void server_tick(lws_sorted_usec_list_t *sul)
         rl_table_sweep(t->n->rl_user, now);
     if (t->n->rl_ip)
         rl_table_sweep(t->n->rl_ip, now);
+    http_expire_waiters(t->n, now);
     wblog_flush_suppressed();
     lws_sul_schedule(t->ctx, 0, &t->sul, server_tick, LWS_US_PER_SEC);
 }

@@ -18,7 +18,9 @@ is present; WebSocket upgrade
 only on /ws, and a 1001 close frame to open sessions at shutdown; a
 WebSocket reader that stops reading (small TCP window) closed with 4010
 as a slow consumer while another reader of the board gets every
-broadcast; TLS with a self-signed certificate, HTTP and WebSocket.
+broadcast; TLS with a self-signed certificate, HTTP and WebSocket; a
+stalled disk (WB_FAULT_FSYNC_DELAY_MS): a REST write answered 504 after
+--request-timeout, durable anyway, its resend deduplicated.
 """
 import atexit
 import base64
@@ -851,6 +853,52 @@ print("slow reader: closed 4010, fast reader got all %d broadcasts" % fast_ops[0
       flush=True)
 rc = node.term()
 check(rc == 0, "SIGTERM after the slow reader: %r" % rc)
+
+# ---- a stalled disk: a REST write not acked within --request-timeout is
+# answered 504; the op still becomes durable, and its resend with the same
+# clientOpId is answered from the dedupe window, applied once
+node = Node({"WB_FAULT_FSYNC_DELAY_MS": "4000", "WB_REQUEST_TIMEOUT": "1s"})
+slow_op = json.dumps([{"op": "upsert", "id": "stall1", "type": "rect",
+                       "clientOpId": 777001, "props": {"x": 5}}])
+t0 = time.monotonic()
+st, r = curl(node.url + "/api/v1/boards/%s/ops" % BID, "POST", TOK, slow_op)
+took = time.monotonic() - t0
+check(st == 504 and err_code(r) == "timeout" and "clientOpId" in str(r),
+      "stalled fsync: %s %r" % (st, r))
+check(1.0 <= took < 3.9, "504 after %.2fs (timeout 1 s, fsync 4 s)" % took)
+st, r = curl(node.url + "/healthz", timeout=5)
+check(st == 200, "healthz while the disk stalls: %s" % st)
+time.sleep(4.0 - took + 0.5)  # the stalled fsync completes
+resent, tries = None, 0
+for tries in range(1, 6):  # a resend may wait for a (slow) fsync: bounded
+    st, r = curl(node.url + "/api/v1/boards/%s/ops" % BID, "POST", TOK, slow_op)
+    if st == 200:
+        resent = r
+        break
+    check(st == 504, "resend after the stall: %s %r" % (st, r))
+    time.sleep(4.5)
+check(resent is not None and resent.get("duplicates") == 1 and
+      resent.get("applied") == 1, "resend of the timed-out op: %r" % (resent,))
+st, text = curl(node.url + "/metrics")
+check(isinstance(text, str) and 'code="504"' in text,
+      "no 504 in http_requests_total")
+with open(os.path.join(TMP, "node.log"), "rb") as f:
+    check(b"request timed out waiting for the engine" in f.read(),
+          "the timeout was not logged")
+since, stall_ops = 0, 0
+for _ in range(200):  # the whole history, 1000 batches a page: bounded
+    st, h = curl(node.url + "/api/v1/boards/%s/ops?since=%d&limit=1000"
+                 % (BID, since), token=TOK)
+    if st != 200 or not h.get("batches"):
+        break
+    for b in h["batches"]:
+        stall_ops += sum(1 for o in b["ops"] if o["id"] == "stall1")
+        since = b["seq"]
+check(stall_ops == 1, "the timed-out op is in the history %d times" % stall_ops)
+print("stalled disk: 504 after %.2fs, resend answered 200 on try %d, op "
+      "logged once" % (took, tries), flush=True)
+rc = node.term()
+check(rc == 0, "SIGTERM after the stalled disk: %r" % rc)
 
 node = Node()
 st, els = board_elements(node.url, TOK, BID)
