@@ -254,13 +254,52 @@ static int board_sort_cmp(const void *pa, const void *pb)
     return (la > lb) - (la < lb);
 }
 
+/* LSD radix sort of ent[0..n) by key, 8 bits a pass, through tmp (n
+ * entries); passes whose byte is the same in every key are skipped. Then
+ * each run of equal keys (ids sharing their first 8 bytes) is sorted by
+ * the full comparison. glibc's qsort took 15 ms for 100k records, this
+ * about 2. */
+static void board_sort_ents(board_sort_ent *ent, board_sort_ent *tmp, size_t n)
+{
+    board_sort_ent *src = ent, *dst = tmp;
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        size_t count[256] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[(src[i].key >> shift) & 0xff]++;
+        if (count[(src[0].key >> shift) & 0xff] == n)
+            continue; /* one bucket: this byte orders nothing */
+        size_t pos = 0;
+        for (unsigned d = 0; d < 256; d++) {
+            size_t c = count[d];
+            count[d] = pos;
+            pos += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[count[(src[i].key >> shift) & 0xff]++] = src[i];
+        board_sort_ent *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != ent)
+        memcpy(ent, src, n * sizeof *ent);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && ent[j].key == ent[i].key)
+            j++;
+        if (j - i > 1)
+            qsort(ent + i, j - i, sizeof *ent, board_sort_cmp);
+        i = j;
+    }
+}
+
 int board_sorted_records(const board *b, board_elem ***out)
 {
     *out = NULL;
     if (!b->count)
         return 0;
     board_elem **v = malloc(b->count * sizeof *v);
-    board_sort_ent *ent = malloc(b->count * sizeof *ent);
+    /* the entries, then as many again for the radix sort's passes */
+    board_sort_ent *ent = malloc(2 * b->count * sizeof *ent);
     if (!v || !ent) {
         free(v);
         free(ent);
@@ -269,6 +308,10 @@ int board_sorted_records(const board *b, board_elem ***out)
     size_t n = 0;
     for (size_t i = 0; i < b->cap; i++) {
         board_elem *e = b->slots[i];
+        /* the slots are scanned in order, the records they point to are
+         * all over the heap: fetch a few ahead (board_state.c) */
+        if (i + 16 < b->cap)
+            __builtin_prefetch(b->slots[i + 16]);
         if (!e)
             continue;
         uint64_t key = 0;
@@ -277,7 +320,10 @@ int board_sorted_records(const board *b, board_elem ***out)
         ent[n].key = key;
         ent[n++].e = e;
     }
-    qsort(ent, n, sizeof *ent, board_sort_cmp);
+    if (n < 64)
+        qsort(ent, n, sizeof *ent, board_sort_cmp);
+    else
+        board_sort_ents(ent, ent + n, n);
     for (size_t i = 0; i < n; i++)
         v[i] = ent[i].e;
     free(ent);

@@ -401,6 +401,67 @@ static void test_json(void)
     CHECK(same);
 }
 
+/* Record order in the state for a board big enough for the radix sort
+ * (board.c): ids shorter than the 8-byte sort key, ids sharing their first
+ * 8 bytes (equal keys, ordered by the rest), ids that are prefixes of
+ * others, random ones. Decode refuses records that are not strictly
+ * ascending, so a wrong order fails here. */
+static void test_state_order_large(void)
+{
+    board *b;
+    CHECK_OK(board_create("big", 3, NULL, &b));
+    const char *alpha =
+        "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+    uint64_t rs = 42, oseq = 0;
+    char id[40];
+    for (int i = 0; i < 3000; i++) {
+        rs = rs * 6364136223846793005ull + 1442695040888963407ull;
+        switch (i % 5) {
+        case 0: { /* short: 1..7 bytes */
+            int n = (int)((rs >> 58) % 7) + 1;
+            for (int c = 0; c < n; c++)
+                id[c] = alpha[(rs >> (c * 6 + 10)) & 63];
+            id[n] = 0;
+            break;
+        }
+        case 1: /* one 8-byte prefix, different tails */
+            snprintf(id, sizeof id, "shared-k%llu", (unsigned long long)(rs >> 44));
+            break;
+        case 2: /* exactly the prefix, and the prefix plus one byte */
+            snprintf(id, sizeof id, "shared-k%s", (rs >> 50) & 1 ? "" : "0");
+            break;
+        default: { /* random, 1..30 bytes */
+            int n = (int)((rs >> 20) % 30) + 1;
+            uint64_t r2 = rs;
+            for (int c = 0; c < n; c++) {
+                r2 = r2 * 6364136223846793005ull + 1442695040888963407ull;
+                id[c] = alpha[(r2 >> 40) & 63];
+            }
+            id[n] = 0;
+        }
+        }
+        oseq++;
+        wb_op op = rect(id, HLC_MAKE(1000 + oseq, 0), 1, oseq, i, i);
+        CHECK_OK(board_apply_op(b, &op));
+    }
+    CHECK(board_record_count(b) > 500);
+    uint8_t *buf, *buf2;
+    size_t len, len2;
+    CHECK_OK(board_state_encode(b, &buf, &len));
+    board *d = NULL;
+    CHECK_OK(board_state_decode(buf, len, NULL, &d));
+    if (d) {
+        CHECK_EQ_INT(board_record_count(d), board_record_count(b));
+        CHECK_OK(board_state_encode(d, &buf2, &len2));
+        CHECK_EQ_INT(len2, len);
+        CHECK_MEM(buf2, buf, len);
+        free(buf2);
+        board_free(d);
+    }
+    free(buf);
+    board_free(b);
+}
+
 static void test_state_roundtrip(void)
 {
     board *b = rich_board();
@@ -645,6 +706,7 @@ int main(int argc, char **argv)
     WB_RUN(test_limits);
     WB_RUN(test_json);
     WB_RUN(test_state_roundtrip);
+    WB_RUN(test_state_order_large);
     WB_RUN(test_state_decode_rejects);
     WB_RUN(test_purge);
     WB_RUN(test_map_growth_and_memory);
