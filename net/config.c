@@ -135,6 +135,11 @@ static const cfg_setting settings[] = {
      "A REST request still waiting for the engine (its ops not durable yet) "
      "or a worker after this long is answered 504; its ops may still "
      "become durable: resend with the same clientOpId."},
+    {"span-rate", "WB_SPAN_RATE", CFG_INT, F(span_rate), "1000", 0, 1000000,
+     NULL, 0, NULL,
+     "Trace span records (op.apply, board.join, snapshot.write) written per "
+     "second at most, at level info; the excess is counted and reported. "
+     "0: none."},
     {"presence-rate", "WB_PRESENCE_RATE", CFG_INT, F(presence_rate), "20", 1,
      1000, NULL, 0, NULL,
      "Presence frames per second per WebSocket connection (burst the same); "

@@ -59,6 +59,7 @@ typedef struct http_req {
     struct http_req *wait_prev, *wait_next;
     /* W3C trace context (http_trace.c) */
     char trace_id[33], span_id[17], parent_id[17];
+    int sampled;             /* the caller's sampled flag (1 without one) */
 } http_req;
 
 /* http_conn.c: the protocols[0] callback. */

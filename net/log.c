@@ -127,6 +127,17 @@ static void emit_now(enum wblog_level level, const char *msg,
     write_line(l.buf, l.len);
 }
 
+void wblog_write_now(enum wblog_level level, const char *msg,
+                     const wblog_field *fields, size_t n)
+{
+    emit_now(level, msg, fields, n);
+}
+
+uint64_t wblog_mono_ms(void)
+{
+    return now_mono();
+}
+
 static void emit_report(const suppress_report *r)
 {
     wblog_field f[] = {WBF_STR("similar", r->msg),
@@ -217,7 +228,7 @@ size_t wblog_flush_suppressed(void)
     pthread_mutex_unlock(&suppress_mu);
     for (size_t i = 0; i < count; i++)
         emit_report(&pending[i]);
-    return count;
+    return count + wblog_flush_spans();
 }
 
 int wblog_level_parse(const char *s, enum wblog_level *out)

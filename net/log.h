@@ -115,8 +115,25 @@ int wblog_enabled(enum wblog_level level);
 void wblog_emit(enum wblog_level level, const char *msg,
                 const wblog_field *fields, size_t n);
 
-/* Writes the pending "suppressed" reports whose window has ended; returns
- * how many lines it wrote. */
+/* Span records ({"msg":"span","span":"op.apply"|"board.join"|
+ * "snapshot.write", trace ids, ...}): one per request, join or snapshot.
+ * A trace with holes misleads, so they skip the per-message flood control
+ * and have their own budget: at most wblog_set_span_rate(per_sec) a second
+ * (default 1000; 0: no span records). The excess is counted and reported
+ * once its one-second window has ended (warn "span records dropped over
+ * the span rate", dropped, spanRate). Written at level info. */
+void wblog_set_span_rate(unsigned per_sec);
+void wblog_emit_span(const wblog_field *fields, size_t n);
+#define WBLOG_SPAN(...)                                                       \
+    do {                                                                      \
+        if (wblog_enabled(WBLOG_INFO)) {                                      \
+            const wblog_field wblog_f_[] = {__VA_ARGS__};                     \
+            wblog_emit_span(wblog_f_, sizeof wblog_f_ / sizeof wblog_f_[0]);  \
+        }                                                                     \
+    } while (0)
+
+/* Writes the pending "suppressed" reports (and the span report, above)
+ * whose window has ended; returns how many lines it wrote. */
 size_t wblog_flush_suppressed(void);
 
 /* "debug", "info", "warn", "error" <-> level; "json", "text" <-> format.

@@ -258,7 +258,7 @@ static void node_snapshot_span(node *n, const char *detail)
     trace_new_id(trace_id, 16);
     trace_new_id(span_id, 8);
     detail_value(detail, "boardId", board_id, sizeof board_id);
-    WBLOGF(WBLOG_INFO, "span", WBF_STR("span", "snapshot.write"),
+    WBLOG_SPAN(WBF_STR("span", "snapshot.write"),
            WBF_STR("traceId", trace_id), WBF_STR("spanId", span_id),
            WBF_BOARD(board_id),
            WBF_UINT("bytes", strtoull(detail_value(detail, "bytes", num,

@@ -157,6 +157,7 @@ int main(int argc, char **argv)
     }
     wblog_init(2, (enum wblog_level)c.log_level,
                (enum wblog_format)c.log_format);
+    wblog_set_span_rate((unsigned)c.span_rate);
     char *json = cfg_to_json(&c);
     WBLOGF(WBLOG_INFO, "starting", WBF_STR("version", WB_VERSION),
            WBF_STR("config", json ? json : "{}"));

@@ -215,7 +215,7 @@ static void log_join_span(const ws_sess *s, uint64_t started_ns, int resume)
         return;
     trace_new_id(trace_id, 16);
     trace_new_id(span_id, 8);
-    WBLOGF(WBLOG_INFO, "span", WBF_STR("span", "board.join"),
+    WBLOG_SPAN(WBF_STR("span", "board.join"),
            WBF_STR("traceId", trace_id), WBF_STR("spanId", span_id),
            WBF_BOARD(s->board[0] ? s->board : NULL),
            WBF_USER(s->user[0] ? s->user : NULL), WBF_UINT("connId", s->id),

@@ -82,7 +82,7 @@ atexit.register(kill_started)
 class Node:
     """One whiteboardd process on a fresh port over DATA."""
 
-    def __init__(self, extra_env=None):
+    def __init__(self, extra_env=None, level="warn"):
         self.port = free_port()
         env = dict(os.environ)
         for k in ("JWT_SECRET", "JWT_SECRET_PREVIOUS", "WB_GUEST"):
@@ -91,7 +91,7 @@ class Node:
         self.log = open(os.path.join(TMP, "node.log"), "ab")
         self.proc = subprocess.Popen(
             [BIN, "--data-dir", DATA, "--listen", "127.0.0.1:%d" % self.port,
-             "--log-level", "warn"],
+             "--log-level", level],
             stdout=subprocess.PIPE, stderr=self.log, env=env, cwd=TMP)
         STARTED.append(self.proc)
         tls = bool(env.get("WB_TLS_CERT"))
@@ -853,6 +853,51 @@ print("slow reader: closed 4010, fast reader got all %d broadcasts" % fast_ops[0
       flush=True)
 rc = node.term()
 check(rc == 0, "SIGTERM after the slow reader: %r" % rc)
+
+# ---- trace spans: every sampled REST write gets its op.apply record (not
+# cut to the flood control's 20 lines per 10 s), a caller's unsampled
+# parent gets none and flags 00 back (the --span-rate budget itself is
+# checked with a fake clock in test_net_log)
+log_path = os.path.join(TMP, "node.log")
+log_mark = os.path.getsize(log_path)
+node = Node({"WB_SPAN_RATE": "100"}, level="info")
+for i in range(30):
+    st, r = curl(node.url + "/api/v1/boards/%s/ops" % BID, "POST", TOK,
+                 json.dumps([{"op": "upsert", "id": "sp%d" % i, "type": "rect",
+                              "props": {"x": i}}]))
+    check(st == 200, "span op %d: %s %r" % (i, st, r))
+UNSAMPLED = "5bf92f3577b34da6a3ce929d0e0e4737"
+hdrs = os.path.join(TMP, "hdrs-unsampled")
+st, r = curl(node.url + "/api/v1/boards/%s/ops" % BID, "POST", TOK,
+             json.dumps([{"op": "upsert", "id": "sp-u", "type": "rect",
+                          "props": {"x": 1}}]),
+             headers=["traceparent: 00-%s-00f067aa0ba902b7-00" % UNSAMPLED],
+             dump=hdrs)
+tp = [ln.split(":", 1)[1].strip() for ln in open(hdrs).read().splitlines()
+      if ln.lower().startswith("traceparent:")]
+check(st == 200 and tp and tp[0].startswith("00-%s-" % UNSAMPLED) and
+      tp[0].endswith("-00"), "unsampled parent: answer traceparent %r" % tp)
+rc = node.term()
+check(rc == 0, "SIGTERM after the span checks: %r" % rc)
+with open(log_path, "rb") as f:
+    f.seek(log_mark)
+    recs = []
+    for ln in f.read().decode("utf-8", "replace").splitlines():
+        try:
+            recs.append(json.loads(ln))
+        except ValueError:
+            pass
+spans = [x for x in recs if x.get("msg") == "span" and
+         x.get("span") == "op.apply"]
+ids = {x.get("traceId") for x in spans}
+check(len(spans) == 30, "%d op.apply span records for 30 sampled writes"
+      % len(spans))
+check(UNSAMPLED not in ids, "a span was recorded for an unsampled parent")
+check(not any(x.get("msg") == "suppressed similar messages" and
+              x.get("similar") == "span" for x in recs),
+      "span records went through the per-message flood control")
+print("spans: %d op.apply records, unsampled parent skipped" % len(spans),
+      flush=True)
 
 # ---- a stalled disk: a REST write not acked within --request-timeout is
 # answered 504; the op still becomes durable, and its resend with the same

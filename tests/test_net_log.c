@@ -1,6 +1,7 @@
 /* test_net_log.c: structured log lines written to a file, read back and
  * parsed with jansson: escaping, UTF-8 repair, types, timestamps, levels,
- * size caps, flood control with an injected clock, and threads. */
+ * size caps, flood control and the span budget with an injected clock, and
+ * threads. */
 #include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
@@ -323,6 +324,52 @@ static void test_flood_control(void)
     json_decref(a);
 }
 
+/* Spans skip the per-message flood control (a trace with holes
+ * misleads) and have their own per-second budget, whose drops are reported
+ * once, by the next window's first span or by the timer. */
+static void test_span_budget(void)
+{
+    setup(WBLOG_JSON);
+    wblog_set_suppression(10000, 3); /* would keep 3 "span" lines */
+    wblog_set_span_rate(5);
+    for (int i = 0; i < 8; i++)
+        WBLOG_SPAN(WBF_STR("span", "op.apply"), WBF_INT("i", i));
+    CHECK_EQ_INT(parse_lines(NULL), 5);
+    fake_mono += 1000; /* next window: the report comes first */
+    WBLOG_SPAN(WBF_STR("span", "op.apply"), WBF_INT("i", 8));
+    json_t *a = NULL;
+    CHECK_EQ_INT(parse_lines(&a), 7);
+    json_t *r = json_array_get(a, 5);
+    CHECK_STR(str_of(r, "msg"), "span records dropped over the span rate");
+    CHECK_STR(str_of(r, "level"), "warn");
+    CHECK_EQ_INT(json_integer_value(json_object_get(r, "dropped")), 3);
+    CHECK_EQ_INT(json_integer_value(json_object_get(r, "spanRate")), 5);
+    json_t *last = json_array_get(a, 6);
+    CHECK_STR(str_of(last, "msg"), "span");
+    CHECK_STR(str_of(last, "level"), "info");
+    CHECK_EQ_INT(json_integer_value(json_object_get(last, "i")), 8);
+    json_decref(a);
+    /* a burst that stops is reported by the timer, once */
+    for (int i = 0; i < 6; i++)
+        WBLOG_SPAN(WBF_STR("span", "board.join"));
+    CHECK_EQ_INT(parse_lines(NULL), 11);
+    CHECK_EQ_INT(wblog_flush_suppressed(), 0); /* window not over */
+    fake_mono += 1000;
+    CHECK_EQ_INT(wblog_flush_suppressed(), 1);
+    CHECK_EQ_INT(wblog_flush_suppressed(), 0);
+    CHECK_EQ_INT(parse_lines(NULL), 12);
+    /* 0: no span records, nothing reported; info off: nothing either */
+    wblog_set_span_rate(0);
+    WBLOG_SPAN(WBF_STR("span", "op.apply"));
+    fake_mono += 1000;
+    CHECK_EQ_INT(wblog_flush_suppressed(), 0);
+    wblog_set_span_rate(5);
+    wblog_init(out_fd, WBLOG_WARN, WBLOG_JSON);
+    WBLOG_SPAN(WBF_STR("span", "op.apply"));
+    CHECK_EQ_INT(parse_lines(NULL), 12);
+    wblog_set_span_rate(1000);
+}
+
 static void test_flood_of_distinct_messages_is_bounded_too(void)
 {
     /* Slots are shared by hash: many distinct messages never grow memory
@@ -402,6 +449,7 @@ int main(void)
     WB_RUN(test_size_caps_keep_lines_valid);
     WB_RUN(test_text_format);
     WB_RUN(test_flood_control);
+    WB_RUN(test_span_budget);
     WB_RUN(test_flood_of_distinct_messages_is_bounded_too);
     WB_RUN(test_threads_never_interleave);
     WB_RUN(test_real_clock_timestamp_shape);
