@@ -98,8 +98,14 @@ static int hip_authorized(node *n, http_req *r)
                      WSI_TOKEN_HTTP_AUTHORIZATION) < 0 ||
         strncmp(hdr, "WB-Node ", 8) != 0)
         return 0;
+    /* the previous secret too: during a rolling rotation a peer may sign
+     * with either (repl_repair.c retries a 401 with its previous one) */
+    int64_t now = (int64_t)time(NULL);
     return repl_auth_check(n->keys.secret, n->keys.secret_len, "GET", r->path,
-                           hdr + 8, (int64_t)time(NULL)) == 0;
+                           hdr + 8, now) == 0 ||
+           (n->keys.previous_len &&
+            repl_auth_check(n->keys.previous, n->keys.previous_len, "GET",
+                            r->path, hdr + 8, now) == 0);
 }
 
 void http_internal_peer(node *n, http_req *r)

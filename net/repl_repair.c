@@ -153,13 +153,21 @@ static int http_connect(const char *addr)
 }
 
 /* GET path from addr: *status and the body (malloc'd, NUL-terminated). */
-static int http_get(repl *r, const char *addr, const char *path, int *status,
-                    char **body, size_t *blen)
+/* One signed GET, signed with the current secret or (previous != 0) with
+ * JWT_SECRET_PREVIOUS. */
+static int http_get_signed(repl *r, const char *addr, const char *path,
+                           int previous, int *status, char **body,
+                           size_t *blen)
 {
     char auth[160];
     const node *n = r->n;
-    int src = repl_auth_sign(n->keys.secret, n->keys.secret_len, "GET",
-                             path, (int64_t)time(NULL), auth, sizeof auth);
+    int src = previous
+                  ? repl_auth_sign(n->keys.previous, n->keys.previous_len,
+                                   "GET", path, (int64_t)time(NULL), auth,
+                                   sizeof auth)
+                  : repl_auth_sign(n->keys.secret, n->keys.secret_len, "GET",
+                                   path, (int64_t)time(NULL), auth,
+                                   sizeof auth);
     if (src)
         return src; /* never send an unset signature buffer */
     char req[1024];
@@ -214,6 +222,21 @@ static int http_get(repl *r, const char *addr, const char *path, int *status,
     *body = buf;
     *blen = len - off;
     return 0;
+}
+
+/* A GET to a peer. A peer that refuses the signature (401) while this node
+ * has a JWT_SECRET_PREVIOUS is asked again with a signature by that one:
+ * during a rolling secret rotation the peer may not have the new secret
+ * yet. (Peers verify with both, http_internal_peer.c.) */
+static int http_get(repl *r, const char *addr, const char *path, int *status,
+                    char **body, size_t *blen)
+{
+    int rc = http_get_signed(r, addr, path, 0, status, body, blen);
+    if (rc || *status != 401 || !r->n->keys.previous_len)
+        return rc;
+    free(*body);
+    *body = NULL;
+    return http_get_signed(r, addr, path, 1, status, body, blen);
 }
 
 /* ---- merge ---------------------------------------------------------------- */

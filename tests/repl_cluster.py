@@ -15,6 +15,10 @@ Scenarios (docs/replication.md; the issue's tests 1-6):
   gap       a node is stopped longer than the stream retention; on return
             it reports the gap (log, replication_gap_total), repairs from
             peers and converges.
+  rotate    the same while a JWT secret rotation is half rolled out: the
+            returning node has the new secret (and the old as previous),
+            its peers only the old one; internal requests are verified
+            with either and a refused one is signed again with the old.
   ws        WebSocket client moves from node A to node B with its version
             token (tests/repl_ws.mjs): every missed op exactly once, its
             unacked resends apply once; then the board is deleted on A and
@@ -29,6 +33,8 @@ Scenarios (docs/replication.md; the issue's tests 1-6):
 Prints "FAIL: ..." per failed check; exits with the number of failures.
 """
 import atexit
+import hashlib
+import hmac
 import json
 import os
 import random
@@ -46,6 +52,7 @@ import urllib.request
 BIN, TMP, SCENARIO = sys.argv[1], sys.argv[2], sys.argv[3]
 SRC = os.path.dirname(os.path.abspath(__file__))
 SECRET = "repl-test-secret-0123456789abcdef0123456789"
+NEW_SECRET = "repl-test-secret-rotated-0123456789abcdef01"
 START_TIMEOUT = 60.0
 fails = 0
 
@@ -515,9 +522,40 @@ def sc_kill():
                     what="node 2 SIGKILLed and restarted")
 
 
-def sc_gap():
+def signed_get(node, path, secret):
+    """A GET of the internal API signed like repl_auth.c does."""
+    ts = int(time.time())
+    msg = ("wb-internal-v1\n%d\nGET %s" % (ts, path)).encode()
+    mac = hmac.new(secret.encode(), msg, hashlib.sha256).hexdigest()
+    req = urllib.request.Request(node.url + path, headers={
+        "Authorization": "WB-Node %d.%s" % (ts, mac)})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def sc_gap(rotate=False):
     redis, nodes, token = cluster(env={"WB_REDIS_RETENTION": "10"})
     boards = make_boards(nodes, token, 3)
+    if rotate:
+        # node 3 has the new secret, nodes 1 and 2 not yet: node 3 verifies
+        # with both; its repair is signed with the new one, refused (401),
+        # and asked again with the previous one
+        nodes[2].env = {"WB_REDIS_RETENTION": "10", "JWT_SECRET": NEW_SECRET,
+                        "JWT_SECRET_PREVIOUS": SECRET}
+        nodes[2].term()
+        nodes[2].start()
+        path = "/internal/v1/boards/%s/state" % boards[0]
+        check(signed_get(nodes[2], path, SECRET) == 200,
+              "node 3 refuses a peer signature by its previous secret")
+        check(signed_get(nodes[2], path, NEW_SECRET) == 200,
+              "node 3 refuses a peer signature by its current secret")
+        check(signed_get(nodes[2], path, "some-other-secret-0123456789abcdef")
+              == 401, "node 3 takes a signature by an unknown secret")
+        check(signed_get(nodes[0], path, NEW_SECRET) == 401,
+              "node 1 takes a signature by a secret it does not have")
     w = Writers(nodes, token, boards)
     w.start()
     time.sleep(1)
@@ -534,6 +572,11 @@ def sc_gap():
     check(nodes[2].log_has("replication gap"), "node 3 did not log the gap")
     wait_for(lambda: nodes[2].log_has("replication gap repaired"), 30,
              "node 3 to log the repair")
+    if rotate:
+        check(any(nd.log_has("internal request refused: bad or missing node "
+                             "signature") for nd in nodes[:2]),
+              "no peer refused node 3's new-secret signature: the retry "
+              "with the previous secret was not exercised")
     check_converged(nodes, token, boards, w.acked, with_version=False,
                     what="node 3 back after the retention")
     # and it keeps up with new writes afterwards
@@ -676,7 +719,7 @@ def sc_corrupt():
 def main():
     os.makedirs(TMP, exist_ok=True)
     {"converge": sc_converge, "redis": sc_redis, "kill": sc_kill,
-     "gap": sc_gap, "ws": sc_ws, "latency": sc_latency,
+     "gap": sc_gap, "rotate": lambda: sc_gap(rotate=True), "ws": sc_ws, "latency": sc_latency,
      "corrupt": sc_corrupt}[SCENARIO]()
     kill_started()
     return min(fails, 100)
