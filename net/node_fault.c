@@ -11,6 +11,7 @@
  * completion (wb_io.uring_result) or before the fallback's fdatasync, so
  * the ack is late exactly as with a slow device.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -24,7 +25,7 @@ static void fault_sleep(void)
 {
     struct timespec ts = {fault_delay_ms / 1000,
                           (fault_delay_ms % 1000) * 1000000l};
-    while (nanosleep(&ts, &ts) != 0)
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }
 
