@@ -22,6 +22,21 @@ const DEFAULTS = { x: 0, y: 0, width: 0, height: 0, rotation: 0, strokeColor: DE
   opacity: 100, text: "", fontSize: 2400, points: [], locked: false, groupId: "", z: "1" }; // z: near the bottom (it cannot be unset)
 const POINT_TYPES = new Set(["stroke", "line", "arrow"]);
 
+// A stroke, line or arrow turned by deg degrees (clockwise on screen, as the
+// rotation property turns a shape) around the world point c: its origin is
+// turned around c and its points (relative to the origin) around (0, 0);
+// pressure is kept. Integer units, as the protocol carries them.
+function turnPoints(o, c, deg) {
+  const a = (deg * Math.PI) / 180, cos = Math.cos(a), sin = Math.sin(a);
+  const ox = (o.x || 0) - c[0], oy = (o.y || 0) - c[1];
+  const points = (o.points || []).map((q) => {
+    const r = [Math.round(q[0] * cos - q[1] * sin), Math.round(q[0] * sin + q[1] * cos)];
+    if (q.length > 2) r.push(q[2]);
+    return r;
+  });
+  return { x: Math.round(c[0] + ox * cos - oy * sin), y: Math.round(c[1] + ox * sin + oy * cos), points };
+}
+
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
 export function newId() {
   const r = crypto.getRandomValues(new Uint8Array(21));
@@ -265,8 +280,9 @@ export class Editor {
       case "select": {
         const h = this.handleAt(p);
         if (h === "rot") {
-          const id = [...this.sel][0], v = this.board.view(id), c = rotCentre(v);
-          this.drag = { mode: "rotate", id, c, a0: Math.atan2(p.y - c[1], p.x - c[0]), r0: v.rotation || 0 };
+          const id = [...this.sel][0], v = this.board.view(id), pts = POINT_TYPES.has(v.type);
+          const b = pts ? bounds(v) : null, c = pts ? [b.x + b.w / 2, b.y + b.h / 2] : rotCentre(v);
+          this.drag = { mode: "rotate", id, c, a0: Math.atan2(p.y - c[1], p.x - c[0]), r0: pts ? 0 : v.rotation || 0, orig: pts ? v : null };
           return;
         }
         if (h && !this.readonly) {
@@ -370,7 +386,7 @@ export class Editor {
         case "rotate": { // 1/100 degree; Shift: steps of 15 degrees
           let r = d.r0 + ((Math.atan2(p.y - d.c[1], p.x - d.c[0]) - d.a0) * 18000) / Math.PI;
           if (e.shiftKey) r = Math.round(r / 1500) * 1500;
-          this.preview = new Map([[d.id, { rotation: ((Math.round(r) % 36000) + 36000) % 36000 }]]);
+          this.preview = new Map([[d.id, d.orig ? turnPoints(d.orig, d.c, r / 100) : { rotation: ((Math.round(r) % 36000) + 36000) % 36000 }]]);
           break;
         }
         case "marquee":
@@ -518,12 +534,14 @@ export class Editor {
     if (!b) return [];
     return [["nw", b.x, b.y], ["ne", b.x + b.w, b.y], ["sw", b.x, b.y + b.h], ["se", b.x + b.w, b.y + b.h]];
   }
-  // The rotation handle: above the box of a single selected element that has
-  // a box of its own (its centre is what it turns around).
+  // The rotation handle: above the box of a single selected element. A shape
+  // with a box of its own turns around the box's centre (its rotation); a
+  // stroke, line or arrow has its points turned around the centre of their
+  // bounds instead (turnPoints), so it needs two points at least.
   rotHandle() {
     if (this.sel.size !== 1 || this.readonly) return null;
     const v = this.view([...this.sel][0]);
-    if (!v || v.locked || POINT_TYPES.has(v.type)) return null;
+    if (!v || v.locked || (POINT_TYPES.has(v.type) && (v.points || []).length < 2)) return null;
     const b = bounds(v);
     return [b.x + b.w / 2, b.y - 2400 / this.cam.zoom];
   }

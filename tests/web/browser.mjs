@@ -315,6 +315,28 @@ await A.keyboard.press("Escape");
 await A.keyboard.press("l");
 await drag(A, [700, 720], [860, 740]);
 check(await until(async () => (await countType(B, "line")) === 1), "B renders A's line");
+// a line has the rotation handle too: Shift-dragged to the right of its
+// centre, its points turn a quarter around their centre; undo restores them
+{
+  await A.keyboard.press("v");
+  await A.mouse.click(780, 730);
+  const lineOf = async () => (await serverBoard(BOARD)).elements.find((e) => e.type === "line");
+  const l0 = await lineOf();
+  const lrot = await A.evaluate(() => { const ed = window.__wb.editor; const h = ed.rotHandle(); if (!h) return null;
+    const r = ed.svg.getBoundingClientRect(); const q = ed.toScreen(h[0], h[1]); return [q.x + r.left, q.y + r.top]; });
+  check(lrot && l0, "a selected line has a rotation handle");
+  if (lrot && l0) {
+    await A.keyboard.down("Shift");
+    await drag(A, [lrot[0], lrot[1]], [780 + 150, 730 + 4], 8);
+    await A.keyboard.up("Shift");
+    const [a, b] = l0.points[l0.points.length - 1];
+    const turned = async () => { const l = await lineOf(); const q = l && l.points[l.points.length - 1]; return q && Math.abs(q[0] + b) <= 1 && Math.abs(q[1] - a) <= 1; };
+    check(await until(turned), "the rotation handle turns the line a quarter: " + JSON.stringify(l0.points) + " -> " + JSON.stringify((await lineOf())?.points));
+    await A.keyboard.press("Control+z");
+    check(await until(async () => JSON.stringify((await lineOf())?.points) === JSON.stringify(l0.points)), "undo: the line is back as drawn");
+  }
+  await A.keyboard.press("Escape");
+}
 await A.keyboard.press("e");
 await drag(A, [780, 700], [780, 760], 8);
 check(await until(async () => (await countType(B, "line")) === 0), "A erases the line: gone in B");
