@@ -122,7 +122,8 @@ static const cfg_setting settings[] = {
      1, 10000000, NULL, 0, NULL, "Burst of --rate-ip."},
     {"trust-proxy", "WB_TRUST_PROXY", CFG_BOOL, F(trust_proxy), "false", 0,
      0, NULL, 0, NULL,
-     "Take the client IP from X-Forwarded-For (only behind a proxy you run)."},
+     "Take the client IP from X-Forwarded-For's last entry, the one the "
+     "proxy appends (only behind a proxy you run)."},
     {"max-frame", "WB_MAX_FRAME", CFG_SIZE, F(max_frame), "1MiB", 1 * KIB,
      64 * MIB, NULL, 0, NULL, "Largest WebSocket message accepted."},
     {"ws-sendq-max", "WB_WS_SENDQ_MAX", CFG_SIZE, F(ws_sendq_max), "8MiB",

@@ -170,30 +170,13 @@ static void http_static(node *n, http_req *r)
     http_reply_take(r, 200, http_mime(path), buf, got);
 }
 
-/* The client's IP: the first X-Forwarded-For entry behind a trusted
- * proxy, else the socket peer. */
-static void http_client_ip(node *n, http_req *r, char *ip, size_t len)
-{
-    ip[0] = '\0';
-    if (n->cfg->trust_proxy) {
-        char xff[256];
-        if (lws_hdr_copy(r->wsi, xff, sizeof xff,
-                         WSI_TOKEN_X_FORWARDED_FOR) > 0) {
-            size_t k = strcspn(xff, ", ");
-            snprintf(ip, len, "%.*s", (int)k, xff);
-        }
-    }
-    if (!ip[0])
-        lws_get_peer_simple(r->wsi, ip, len);
-}
-
 /* Per-IP limit on API requests (one token per request). */
 static int http_ip_limited(node *n, http_req *r)
 {
     if (!n->rl_ip)
         return 0;
     char ip[128];
-    http_client_ip(n, r, ip, sizeof ip);
+    node_client_ip(n, r->wsi, ip, sizeof ip);
     if (!ip[0] || rl_table_take(n->rl_ip, ip, 1, rl_now_ns()) != 0)
         return 0;
     const char *kind[1] = {"ip"};

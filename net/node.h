@@ -142,6 +142,12 @@ void node_metrics_refresh(node *n);
 /* Counts one HTTP answer with its status code. */
 void node_count_http(node *n, int status);
 
+/* The client's IP address for the per-IP limits (node_ip.c): the last
+ * X-Forwarded-For entry with cfg trust_proxy, else the socket's peer.
+ * ip receives text (empty if unknown). */
+struct lws;
+void node_client_ip(const node *n, struct lws *wsi, char *ip, size_t len);
+
 /* ---- REST waiters (node_rest.c) ----------------------------------------
  * A REST request that submitted ops registers a waiter and gets a token
  * (NODE_TOKEN_REST set). The engine's ack is stored under that token and

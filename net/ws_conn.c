@@ -216,7 +216,7 @@ int ws_conn_open(node *n, struct lws *wsi, void *pss)
         return -1;
     }
     char ip[128] = "";
-    lws_get_peer_simple(wsi, ip, sizeof ip);
+    node_client_ip(n, wsi, ip, sizeof ip);
     if (n->rl_ip && ip[0] && rl_table_take(n->rl_ip, ip, 1, rl_now_ns()) == 0) {
         ws_hub_count(n->m.ratelimited_total, "ip");
         WBLOGF(WBLOG_INFO, "rate limited", WBF_STR("ip", ip),

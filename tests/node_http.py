@@ -265,7 +265,7 @@ def promtool_check(text):
           % (p.returncode, out[:2000]))
 
 
-def ws_open(port, path="/ws", rcvbuf=0, tls=False):
+def ws_open(port, path="/ws", rcvbuf=0, tls=False, headers=()):
     """A raw WebSocket handshake (RFC 6455) with subprotocol wb.v1; rcvbuf:
     a small receive buffer (set before connecting, so the TCP window stays
     small); tls: over TLS, the certificate not checked (self-signed).
@@ -283,8 +283,8 @@ def ws_open(port, path="/ws", rcvbuf=0, tls=False):
         s = ctx.wrap_socket(s)
     s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
                "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-               "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wb.v1\r\n\r\n"
-               % (path, port, key)).encode())
+               "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wb.v1\r\n%s\r\n"
+               % (path, port, key, "".join(h + "\r\n" for h in headers))).encode())
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = s.recv(4096)
@@ -297,6 +297,35 @@ def ws_open(port, path="/ws", rcvbuf=0, tls=False):
             (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
         check(want in head.decode("latin-1"), "Sec-WebSocket-Accept missing/wrong")
     return s, status
+
+
+def ws_upgrade_refused(port, headers=(), timeout=10):
+    """An upgrade the node is expected to close at once: everything the node
+    sends until it closes the socket, returned as (status line, close code
+    of the first frame after the headers, or None)."""
+    s = socket.socket()
+    s.settimeout(timeout)
+    s.connect(("127.0.0.1", port))
+    s.sendall(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wb.v1\r\n%s\r\n"
+               % (port, "".join(h + "\r\n" for h in headers))).encode())
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        pass
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0].decode("latin-1")
+    code = None
+    if len(body) >= 4 and body[0] == 0x88:
+        code = int.from_bytes(body[2:4], "big")
+    return status, code
 
 
 def ws_close_code(s, timeout=30):
@@ -853,6 +882,34 @@ print("slow reader: closed 4010, fast reader got all %d broadcasts" % fast_ops[0
       flush=True)
 rc = node.term()
 check(rc == 0, "SIGTERM after the slow reader: %r" % rc)
+
+# ---- behind a trusted proxy the client is the LAST X-Forwarded-For entry
+# (the one the proxy appended), for REST and WebSocket alike; what a client
+# writes in front of it does not choose its rate-limit bucket
+node = Node({"WB_TRUST_PROXY": "true", "WB_RATE_IP": "1",
+             "WB_RATE_IP_BURST": "2"})
+def listing(xff):
+    return curl(node.url + "/api/v1/boards", token=TOK,
+                headers=["X-Forwarded-For: " + xff])[0]
+codes = [listing("198.51.100.7, 10.0.0.1") for _ in range(3)]
+check(codes[:2] == [200, 200] and codes[2] == 429,
+      "per-IP limit by the proxy's entry 10.0.0.1 (burst 2): %r" % codes)
+check(listing("203.0.113.9, 10.0.0.1") == 429,
+      "a new first X-Forwarded-For entry escaped the per-IP limit")
+check(listing("198.51.100.7, 10.0.0.2") == 200,
+      "another client behind the proxy was limited with 10.0.0.1")
+status, code = ws_upgrade_refused(
+    node.port, headers=["X-Forwarded-For: 203.0.113.5, 10.0.0.1"])
+check(code == 4029, "WebSocket from 10.0.0.1 (bucket empty): %r, close %r, "
+      "not 4029" % (status, code))
+ws, status = ws_open(node.port, headers=["X-Forwarded-For: 10.0.0.3"])
+ws_send_binary(ws, ws_hello(TOK, BID))
+f = WsReader(ws).frame() if " 101 " in status else None
+check(f is not None and f[1][:1] == bytes([0x81]),
+      "WebSocket from 10.0.0.3 behind the proxy: no welcome")
+ws.close()
+rc = node.term()
+check(rc == 0, "SIGTERM after the proxy checks: %r" % rc)
 
 # ---- trace spans: every sampled REST write gets its op.apply record (not
 # cut to the flood control's 20 lines per 10 s), a caller's unsampled
