@@ -116,11 +116,7 @@ async function move() {
   const token = jwt({ sub: user, name: "Mover", role: "editor" });
   const a = new Client(URL_A, "client@A", token);
   await a.open();
-  a.send(encodeHello(token, BOARD, null));
-  const wa = await a.wait((f) => f.type === FRAME.WELCOME || f.type === FRAME.ERROR);
-  if (!check(wa && wa.type === FRAME.WELCOME, "no welcome from A")) return;
-  const base = new Map(wa.vv); // covered by the welcome state
-  const vv = new Map(wa.vv);
+  const vv = new Map();
   const seen = new Map(); // stamp key -> times received
   const take = (ops) => {
     for (const op of ops) {
@@ -129,7 +125,15 @@ async function move() {
       if (!vv.has(op.stamp.node) || vv.get(op.stamp.node) < op.stamp.oseq) vv.set(op.stamp.node, op.stamp.oseq);
     }
   };
+  // set before the hello: the node may write the welcome and the next ops
+  // frame in one go, and both messages are dispatched before the await
+  // below resumes; an ops frame never precedes the welcome
   a.onOps = (f) => take(f.batch.ops);
+  a.send(encodeHello(token, BOARD, null));
+  const wa = await a.wait((f) => f.type === FRAME.WELCOME || f.type === FRAME.ERROR);
+  if (!check(wa && wa.type === FRAME.WELCOME, "no welcome from A")) return;
+  const base = new Map(wa.vv); // covered by the welcome state
+  for (const [n, q] of wa.vv) if (!vv.has(n) || vv.get(n) < q) vv.set(n, q);
   await sleep(400); // ops of the third-party writer stream in
   // ops in flight: sent, then the client moves at once (no ack awaited)
   const mine = [];
