@@ -120,6 +120,11 @@ static const cfg_setting settings[] = {
      0, NULL, RATE_HELP("client IP address")},
     {"rate-ip-burst", "WB_RATE_IP_BURST", CFG_INT, F(rate_ip_burst), "2000",
      1, 10000000, NULL, 0, NULL, "Burst of --rate-ip."},
+    {"max-conns-per-ip", "WB_MAX_CONNS_PER_IP", CFG_INT, F(max_conns_per_ip),
+     "0", 0, 10000000, NULL, 0, NULL,
+     "Open WebSocket connections from one client IP at most (a further one "
+     "is closed with 4029); 0: no cap. Many users can share one address "
+     "behind NAT: size it for the largest office you serve."},
     {"trust-proxy", "WB_TRUST_PROXY", CFG_BOOL, F(trust_proxy), "false", 0,
      0, NULL, 0, NULL,
      "Take the client IP from X-Forwarded-For's last entry, the one the "

@@ -105,6 +105,7 @@ typedef struct cfg {
     int64_t ws_sendq_max;       /* WB_WS_SENDQ_MAX, bytes per WS client */
     int64_t request_timeout_ms; /* WB_REQUEST_TIMEOUT: REST answer wait */
     int64_t span_rate;          /* WB_SPAN_RATE: span records per second */
+    int64_t max_conns_per_ip;   /* WB_MAX_CONNS_PER_IP; 0: no cap */
     int64_t presence_rate;      /* WB_PRESENCE_RATE, frames/s per WS client */
     int64_t max_elements;       /* WB_MAX_ELEMENTS per board */
     int64_t max_board_bytes;    /* WB_MAX_BOARD_BYTES */

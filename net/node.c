@@ -25,6 +25,7 @@
 
 #include "log.h"
 #include "node.h"
+#include "ipcount.h"
 #include "node_internal.h"
 #include "repl.h"
 #include "trace.h"
@@ -184,6 +185,8 @@ int node_init(node *n, const struct cfg *c)
     n->rate_conn.burst = (uint32_t)c->rate_conn_burst;
     n->rl_user = node_rl_table(c->rate_user, c->rate_user_burst);
     n->rl_ip = node_rl_table(c->rate_ip, c->rate_ip_burst);
+    if (c->max_conns_per_ip > 0 && !(n->ip_conns = ipc_new()))
+        return WB_ENOMEM;
     if ((c->rate_user > 0 && !n->rl_user) || (c->rate_ip > 0 && !n->rl_ip))
         return WB_ENOMEM;
     return node_rest_init(n);
@@ -366,6 +369,8 @@ void node_free(node *n)
     node_rest_free(n);
     rl_table_free(n->rl_user);
     rl_table_free(n->rl_ip);
+    ipc_free(n->ip_conns);
+    n->ip_conns = NULL;
     metrics_registry_free(n->m.reg);
     free(n->secret_buf);
     pthread_mutex_destroy(&n->ctx_mu);

@@ -65,7 +65,7 @@ typedef struct node_metrics {
     metrics_series *oplog_fsync_duration;   /* histogram, seconds, copied
                                                from engine_stats */
     metrics_series *op_apply_duration;      /* histogram, same */
-    metrics_family *ratelimited_total;      /* counter {scope}: conn/user/ip */
+    metrics_family *ratelimited_total;      /* counter {kind}: conn/user/ip/ip_conns */
     metrics_family *ws_errors_total;        /* counter {code}: typed WS errors */
 } node_metrics;
 
@@ -82,6 +82,9 @@ typedef struct node {
     rl_limit rate_conn;         /* per connection (cfg rate-conn) */
     rl_table *rl_user;          /* owned; keyed by user id; NULL: off */
     rl_table *rl_ip;            /* owned; keyed by client IP; NULL: off */
+    struct ipc_table *ip_conns; /* owned; open WebSocket connections per
+                                   client IP (service thread only); NULL:
+                                   no cap (cfg max-conns-per-ip 0) */
     void *hub;                  /* owned by the WS layer (ws_hub_create) */
     struct lws_context *ctx;    /* owned by server.c; NULL outside the loop.
                                    Other threads must not read it: they

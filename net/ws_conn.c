@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipcount.h"
 #include "log.h"
 #include "node.h"
 #include "wb_error.h"
@@ -44,6 +45,7 @@ _Static_assert(WS_TX_CHUNK >= LWS_PRE, "a fragment's header fits before it");
 
 typedef struct ws_pss {
     ws_sess *s;
+    ipc_entry *ipc; /* its address's count (n->ip_conns), or NULL */
 } ws_pss;
 
 static void lws_flush_now(void *ctx, void *handle);
@@ -205,6 +207,7 @@ int ws_conn_open(node *n, struct lws *wsi, void *pss)
 {
     ws_pss *p = pss;
     p->s = NULL;
+    p->ipc = NULL;
     if (!n->hub || atomic_load(&n->stopping))
         return -1;
     if (!origin_ok(n, wsi)) {
@@ -226,9 +229,28 @@ int ws_conn_open(node *n, struct lws *wsi, void *pss)
                          (unsigned char *)why, sizeof why - 1);
         return -1;
     }
+    if (n->ip_conns && ip[0]) {
+        int full = 0;
+        p->ipc = ipc_acquire(n->ip_conns, ip,
+                             (uint32_t)n->cfg->max_conns_per_ip, &full);
+        if (!p->ipc) {
+            if (!full)
+                return -1; /* out of memory */
+            ws_hub_count(n->m.ratelimited_total, "ip_conns");
+            WBLOGF(WBLOG_INFO, "rate limited", WBF_STR("ip", ip),
+                   WBF_STR("kind", "ip_conns"));
+            const char why[] = "too many connections from this address";
+            lws_close_reason(wsi, (enum lws_close_status)WS_CLOSE_RATE_LIMITED,
+                             (unsigned char *)why, sizeof why - 1);
+            return -1;
+        }
+    }
     p->s = ws_sess_open(n->hub, wsi);
-    if (!p->s)
+    if (!p->s) {
+        ipc_release(n->ip_conns, p->ipc);
+        p->ipc = NULL;
         return -1;
+    }
     /* a connection that never completes its hello does not stay */
     lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, WS_HELLO_TIMEOUT_S);
     return 0;
@@ -388,4 +410,7 @@ void ws_conn_close(node *n, struct lws *wsi, void *pss)
     ws_pss *p = pss;
     ws_sess_close(p->s);
     p->s = NULL;
+    if (p->ipc)
+        ipc_release(n->ip_conns, p->ipc);
+    p->ipc = NULL;
 }

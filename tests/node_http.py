@@ -911,6 +911,45 @@ ws.close()
 rc = node.term()
 check(rc == 0, "SIGTERM after the proxy checks: %r" % rc)
 
+# ---- --max-conns-per-ip: the connection over the cap is closed with 4029;
+# when one closes, a new one is admitted
+node = Node({"WB_MAX_CONNS_PER_IP": "3"})
+held = []
+for i in range(3):
+    ws, status = ws_open(node.port)
+    ws_send_binary(ws, ws_hello(TOK, BID))
+    f = WsReader(ws).frame() if " 101 " in status else None
+    check(f is not None and f[1][:1] == bytes([0x81]),
+          "connection %d of 3 from one address: no welcome" % (i + 1))
+    held.append(ws)
+status, code = ws_upgrade_refused(node.port)
+check(code == 4029, "a 4th connection from one address (cap 3): %r, close %r"
+      % (status, code))
+held.pop().close()
+admitted = False
+for _ in range(50):  # the node sees the close within a few ms: bounded
+    time.sleep(0.05)
+    ws, status = ws_open(node.port)
+    try:
+        ws_send_binary(ws, ws_hello(TOK, BID))
+        f = WsReader(ws).frame(timeout=5) if " 101 " in status else None
+    except OSError:
+        f = None
+    if f is not None and f[1][:1] == bytes([0x81]):
+        admitted = True
+        held.append(ws)
+        break
+    ws.close()
+check(admitted, "after one of 3 closed, a new connection was not admitted")
+st, text = curl(node.url + "/metrics")
+check(isinstance(text, str) and
+      re.search(r'rate_limited_total\{kind="ip_conns"\} [1-9]', text),
+      "rate_limited_total{kind=\"ip_conns\"} not counted")
+for ws in held:
+    ws.close()
+rc = node.term()
+check(rc == 0, "SIGTERM after the connection cap: %r" % rc)
+
 # ---- trace spans: every sampled REST write gets its op.apply record (not
 # cut to the flood control's 20 lines per 10 s), a caller's unsampled
 # parent gets none and flags 00 back (the --span-rate budget itself is
