@@ -2,8 +2,9 @@
  * ws_conn.c: binds the transport-free WebSocket core (ws_session.c,
  * ws_hub.c) to libwebsockets and to the node (ws_conn.h, ws_hub.h).
  *
- * The per-session user data lws allocates (ws_conn_size) holds only a
- * pointer to the ws_sess. Frames go out with lws_write on the shared,
+ * The per-session user data lws allocates (ws_conn_size) holds a pointer
+ * to the ws_sess and the connection's entry in the per-address counts
+ * (node.ip_conns, --max-conns-per-ip), released when lws closes it. Frames go out with lws_write on the shared,
  * refcounted buffer (its WS_BUF_PRE headroom is where lws puts the
  * WebSocket header), several per writable callback while the socket takes
  * them (lws_send_pipe_choked), up to WS_TX_BUDGET bytes. A frame larger
