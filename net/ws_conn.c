@@ -204,6 +204,19 @@ static int origin_ok(node *n, struct lws *wsi)
     return ws_origin_allowed(origin, host, allowed);
 }
 
+/* Refuses an upgrade over a per-address limit: counted, logged, closed
+ * with 4029 and why. Returns -1 (the callback's answer). */
+static int refuse_limited(node *n, struct lws *wsi, const char *ip,
+                          const char *kind, const char *why)
+{
+    ws_hub_count(n->m.ratelimited_total, kind);
+    WBLOGF(WBLOG_INFO, "rate limited", WBF_STR("ip", ip),
+           WBF_STR("kind", kind));
+    lws_close_reason(wsi, (enum lws_close_status)WS_CLOSE_RATE_LIMITED,
+                     (unsigned char *)why, strlen(why));
+    return -1;
+}
+
 int ws_conn_open(node *n, struct lws *wsi, void *pss)
 {
     ws_pss *p = pss;
@@ -221,30 +234,17 @@ int ws_conn_open(node *n, struct lws *wsi, void *pss)
     }
     char ip[128] = "";
     node_client_ip(n, wsi, ip, sizeof ip);
-    if (n->rl_ip && ip[0] && rl_table_take(n->rl_ip, ip, 1, rl_now_ns()) == 0) {
-        ws_hub_count(n->m.ratelimited_total, "ip");
-        WBLOGF(WBLOG_INFO, "rate limited", WBF_STR("ip", ip),
-               WBF_STR("kind", "ip"));
-        const char why[] = "too many connections";
-        lws_close_reason(wsi, (enum lws_close_status)WS_CLOSE_RATE_LIMITED,
-                         (unsigned char *)why, sizeof why - 1);
-        return -1;
-    }
+    if (n->rl_ip && ip[0] && rl_table_take(n->rl_ip, ip, 1, rl_now_ns()) == 0)
+        return refuse_limited(n, wsi, ip, "ip", "too many connections");
     if (n->ip_conns && ip[0]) {
         int full = 0;
         p->ipc = ipc_acquire(n->ip_conns, ip,
                              (uint32_t)n->cfg->max_conns_per_ip, &full);
-        if (!p->ipc) {
-            if (!full)
-                return -1; /* out of memory */
-            ws_hub_count(n->m.ratelimited_total, "ip_conns");
-            WBLOGF(WBLOG_INFO, "rate limited", WBF_STR("ip", ip),
-                   WBF_STR("kind", "ip_conns"));
-            const char why[] = "too many connections from this address";
-            lws_close_reason(wsi, (enum lws_close_status)WS_CLOSE_RATE_LIMITED,
-                             (unsigned char *)why, sizeof why - 1);
-            return -1;
-        }
+        if (!p->ipc)
+            return full ? refuse_limited(n, wsi, ip, "ip_conns",
+                                         "too many connections from this "
+                                         "address")
+                        : -1; /* out of memory */
     }
     p->s = ws_sess_open(n->hub, wsi);
     if (!p->s) {
