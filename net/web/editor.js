@@ -554,7 +554,9 @@ export class Editor {
   }
   // Every selected element scaled from the old box d.ob to the one the
   // handle now makes; a text's font scales with the box's height (1 px ..
-  // 1000 px, the protocol's bounds) and its box follows its content.
+  // 1000 px, the protocol's bounds) and its box follows its content; a
+  // sticky's font scales with the smaller of the two factors, so widening
+  // or heightening it alone only rewraps its text.
   resized(d, p) {
     const b = d.ob;
     let x0 = b.x, y0 = b.y, x1 = b.x + b.w, y1 = b.y + b.h;
@@ -579,7 +581,9 @@ export class Editor {
         const sz = textSize(o.text || "", fontSize);
         out.set(id, { x: ex, y: ey, fontSize, width: sz.width, height: sz.height });
       } else {
-        out.set(id, { x: ex, y: ey, width: Math.max(1, Math.round((o.width || 0) * sx)), height: Math.max(1, Math.round((o.height || 0) * sy)) });
+        const box = { x: ex, y: ey, width: Math.max(1, Math.round((o.width || 0) * sx)), height: Math.max(1, Math.round((o.height || 0) * sy)) };
+        if (o.type === "sticky") box.fontSize = Math.min(100000, Math.max(100, Math.round((o.fontSize || 2000) * Math.min(sx, sy))));
+        out.set(id, box);
       }
     }
     return out;

@@ -307,6 +307,21 @@ await A.keyboard.press("Control+d");
 check(await until(async () => (await countType(B, "sticky")) === 2), "A duplicates the selected sticky (Ctrl+D): B has two");
 await A.keyboard.press("Control+z");
 check(await until(async () => (await countType(B, "sticky")) === 1), "undo of the duplicate: one sticky in B");
+// the sticky resized to twice its size by its south-east handle: its font
+// doubles with it (seen in B); undo restores both
+{
+  await A.keyboard.press("Escape");
+  await A.mouse.click(1000, 320);
+  const sfs = async () => Number(await attr(B, 'g[data-type="sticky"] text', "font-size"));
+  const fs0 = await sfs();
+  const hs = await A.evaluate(() => { const ed = window.__wb.editor; const b = ed.selBounds(); const r = ed.svg.getBoundingClientRect();
+    const q = ed.toScreen(b.x + b.w, b.y + b.h), o = ed.toScreen(b.x, b.y); return [q.x + r.left, q.y + r.top, q.x - o.x, q.y - o.y]; });
+  await drag(A, [hs[0], hs[1]], [hs[0] + hs[2], hs[1] + hs[3]], 8);
+  check(await until(async () => Math.abs((await sfs()) - 2 * fs0) <= 2 * fs0 * 0.05),
+    "resizing the sticky to twice its size doubles its font in B (" + fs0 + " -> " + (await sfs()) + ")");
+  await A.keyboard.press("Control+z");
+  check(await until(async () => (await sfs()) === fs0), "undo: the sticky's font is back at " + fs0);
+}
 await A.keyboard.press("Escape");
 await A.mouse.click(440, 465); // the arrow
 await A.keyboard.press("Control+BracketLeft");
