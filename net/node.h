@@ -151,6 +151,13 @@ void node_count_http(node *n, int status);
 struct lws;
 void node_client_ip(const node *n, struct lws *wsi, char *ip, size_t len);
 
+/* The client address in an X-Forwarded-For value v[0..vlen) (untrusted
+ * bytes, any content): its last comma-separated entry, spaces and tabs
+ * trimmed, copied NUL-terminated into ip (len bytes) and 1, if that entry
+ * is 1..45 characters of hex digits, '.' and ':' that fit; else 0 and ip
+ * untouched. Fuzzed: fuzz/fuzz_xff.c. */
+int node_xff_client(const char *v, size_t vlen, char *ip, size_t len);
+
 /* ---- REST waiters (node_rest.c) ----------------------------------------
  * A REST request that submitted ops registers a waiter and gets a token
  * (NODE_TOKEN_REST set). The engine's ack is stored under that token and

@@ -20,15 +20,16 @@
 #define XFF_MAX 4096
 #define IP_TEXT_MAX 45 /* the longest IPv6 text form (with IPv4 tail) */
 
-/* The last entry of an X-Forwarded-For value, trimmed, into ip; 0 if it is
- * not an address. */
-static int xff_last(const char *v, char *ip, size_t len)
+int node_xff_client(const char *v, size_t vlen, char *ip, size_t len)
 {
-    const char *s = strrchr(v, ',');
-    s = s ? s + 1 : v;
-    while (*s == ' ' || *s == '\t')
+    const char *s = v + vlen;
+    while (s > v && s[-1] != ',')
+        s--;
+    size_t n = (size_t)(v + vlen - s);
+    while (n && (*s == ' ' || *s == '\t')) {
         s++;
-    size_t n = strlen(s);
+        n--;
+    }
     while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
         n--;
     if (n == 0 || n > IP_TEXT_MAX || n >= len)
@@ -52,7 +53,7 @@ void node_client_ip(const node *n, struct lws *wsi, char *ip, size_t len)
         int total = lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR);
         if (total > 0 && total < (int)sizeof xff &&
             lws_hdr_copy(wsi, xff, sizeof xff, WSI_TOKEN_X_FORWARDED_FOR) > 0 &&
-            xff_last(xff, ip, len))
+            node_xff_client(xff, strlen(xff), ip, len))
             return;
     }
     lws_get_peer_simple(wsi, ip, len);
